@@ -1,0 +1,122 @@
+//! Typed errors of the runtime.
+
+use crate::event::ExpectedVersion;
+
+/// A boxed error from a backend or a user type, kept as the source of an [`Error`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong while storing, reading or rebuilding events.
+///
+/// Every variant names what failed and with which ids, so callers can match on
+/// it instead of parsing messages.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stream was not at the version the caller expected. Nothing from the
+    /// append call that raised it was written.
+    #[error("concurrency conflict on stream `{stream}`: expected {expected}, actual version {actual}")]
+    ConcurrencyConflict {
+        /// The stream whose version did not match.
+        stream: String,
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// The stream's version when the append was refused (0: no stream).
+        actual: u64,
+    },
+
+    /// A stream that must exist has no events.
+    #[error("stream `{stream}` not found")]
+    StreamNotFound {
+        /// The missing stream.
+        stream: String,
+    },
+
+    /// A stored event has a type name no registered Rust type knows.
+    #[error("unknown event type `{event_type}` (stream `{stream}`, version {version}); register it with #[event]")]
+    UnknownEventType {
+        /// The stored type name.
+        event_type: String,
+        /// The stream holding the event.
+        stream: String,
+        /// The event's version in its stream.
+        version: u64,
+    },
+
+    /// An event could not be turned into bytes.
+    #[error("could not serialize event `{event_type}`: {source}")]
+    Serialization {
+        /// The event's type name.
+        event_type: String,
+        /// What the serializer said.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A stored event could not be turned back into its Rust type.
+    #[error("could not deserialize event `{event_type}` (stream `{stream}`, version {version}, id {event_id}): {source}")]
+    Deserialization {
+        /// The stored type name.
+        event_type: String,
+        /// The stream holding the event.
+        stream: String,
+        /// The event's version in its stream.
+        version: u64,
+        /// The event's id.
+        event_id: uuid::Uuid,
+        /// What the serializer said.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The caller passed something the store refuses (empty stream id, event
+    /// too large, …). Nothing was written.
+    #[error("invalid input: {field}: {reason}")]
+    InvalidInput {
+        /// Which argument or field was refused.
+        field: &'static str,
+        /// Why, in words a user can act on.
+        reason: String,
+    },
+
+    /// Two Rust types registered the same event type name.
+    #[error("event type name `{event_type}` is registered by both `{first}` and `{second}`; give one of them #[event(name = \"…\")]")]
+    DuplicateEventType {
+        /// The clashing name.
+        event_type: String,
+        /// The first Rust type using it.
+        first: &'static str,
+        /// The second Rust type using it.
+        second: &'static str,
+    },
+
+    /// The builder was used without a required part.
+    #[error("configuration error: {0}")]
+    Configuration(String),
+
+    /// The storage backend failed (I/O, connection, SQL error).
+    #[error("backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+impl Error {
+    /// Wraps any backend error.
+    pub fn backend(err: impl Into<BoxError>) -> Self {
+        Error::Backend(err.into())
+    }
+
+    /// Builds an [`Error::InvalidInput`].
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// True for [`Error::ConcurrencyConflict`].
+    pub fn is_concurrency_conflict(&self) -> bool {
+        matches!(self, Error::ConcurrencyConflict { .. })
+    }
+}
+
+/// Shorthand for results of the runtime.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

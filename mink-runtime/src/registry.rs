@@ -1,0 +1,150 @@
+//! What the macros register through `inventory`, and the checks run on it
+//! when a [`crate::Mink`] is built.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+
+/// One stable event type name and the Rust type that produces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRegistration {
+    /// The stable name stored with each event.
+    pub event_type: &'static str,
+    /// The payload's schema version.
+    pub schema_version: u32,
+    /// The full Rust path of the type (and variant) behind it.
+    pub rust_type: &'static str,
+}
+inventory::collect!(EventRegistration);
+
+/// One command handler method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandlerRegistration {
+    /// The command's Rust type.
+    pub command: &'static str,
+    /// The aggregate that handles it.
+    pub aggregate: &'static str,
+    /// The handler method.
+    pub method: &'static str,
+}
+inventory::collect!(HandlerRegistration);
+
+/// Everything registered in this binary, checked for clashes.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    events: BTreeMap<&'static str, EventRegistration>,
+    handlers: Vec<HandlerRegistration>,
+}
+
+impl Registry {
+    /// Collects the registrations of the whole binary.
+    ///
+    /// Fails with [`Error::DuplicateEventType`] when two Rust types claim
+    /// the same event type name.
+    pub fn discover() -> Result<Self> {
+        Self::from_parts(
+            inventory::iter::<EventRegistration>.into_iter().copied(),
+            inventory::iter::<HandlerRegistration>.into_iter().copied(),
+        )
+    }
+
+    /// Builds a registry from explicit registrations, with the same checks.
+    pub fn from_parts(
+        events: impl IntoIterator<Item = EventRegistration>,
+        handlers: impl IntoIterator<Item = HandlerRegistration>,
+    ) -> Result<Self> {
+        let mut by_name: BTreeMap<&'static str, EventRegistration> = BTreeMap::new();
+        let mut clashes = Vec::new();
+        for reg in events {
+            match by_name.get(reg.event_type) {
+                Some(first) if first.rust_type != reg.rust_type => {
+                    // Report in a stable order whatever the link order was.
+                    let (a, b) = if first.rust_type <= reg.rust_type {
+                        (first.rust_type, reg.rust_type)
+                    } else {
+                        (reg.rust_type, first.rust_type)
+                    };
+                    clashes.push(Error::DuplicateEventType {
+                        event_type: reg.event_type.to_owned(),
+                        first: a,
+                        second: b,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    by_name.insert(reg.event_type, reg);
+                }
+            }
+        }
+        if let Some(first) = clashes.into_iter().min_by(|a, b| a.to_string().cmp(&b.to_string())) {
+            return Err(first);
+        }
+        let mut handlers: Vec<_> = handlers.into_iter().collect();
+        handlers.sort_by_key(|h| (h.aggregate, h.command));
+        Ok(Registry {
+            events: by_name,
+            handlers,
+        })
+    }
+
+    /// The registered event types, by name.
+    pub fn events(&self) -> impl Iterator<Item = &EventRegistration> {
+        self.events.values()
+    }
+
+    /// Looks up one event type name.
+    pub fn event(&self, event_type: &str) -> Option<&EventRegistration> {
+        self.events.get(event_type)
+    }
+
+    /// The registered command handlers.
+    pub fn handlers(&self) -> &[HandlerRegistration] {
+        &self.handlers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(name: &'static str, ty: &'static str) -> EventRegistration {
+        EventRegistration {
+            event_type: name,
+            schema_version: 1,
+            rust_type: ty,
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_naming_both_types() {
+        let err = Registry::from_parts(
+            [ev("Created", "b::CustomerEvent::Created"), ev("Created", "a::OrderEvent::Created")],
+            [],
+        )
+        .unwrap_err();
+        match err {
+            Error::DuplicateEventType {
+                event_type,
+                first,
+                second,
+            } => {
+                assert_eq!(event_type, "Created");
+                assert_eq!(first, "a::OrderEvent::Created");
+                assert_eq!(second, "b::CustomerEvent::Created");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn distinct_names_are_kept() {
+        let reg = Registry::from_parts(
+            [ev("Created", "a::E::Created"), ev("Shipped", "a::E::Shipped")],
+            [],
+        )
+        .unwrap();
+        assert_eq!(reg.events().count(), 2);
+        assert_eq!(reg.event("Shipped").unwrap().rust_type, "a::E::Shipped");
+        assert!(reg.event("Nope").is_none());
+    }
+}
