@@ -1,1 +1,5 @@
-//! Integration tests.
+//! Integration tests of mink, in one binary (one link, many modules).
+
+mod conformance_memory;
+mod conformance_sqlite;
+mod postgres;
