@@ -1,15 +1,62 @@
-//! Procedural macros of mink. (Being written: these entry points pass items through.)
+//! Procedural macros of mink. Use them through the `mink` crate:
+//! `use mink::prelude::*;`.
+//!
+//! Every entry point only calls its `expand` function; parsing lives in
+//! `attr` and `ast`, cross-cutting rules in `check`, generation in
+//! `expand/`. Generated code reaches the runtime only through
+//! `::mink::__private`.
+
 use proc_macro::TokenStream;
 
-/// `#[event]`
+mod ast;
+mod attr;
+mod check;
+mod ctxt;
+mod expand;
+
+#[cfg(test)]
+mod tests;
+
+/// Declares a domain event type: an enum with one event per variant, or a
+/// struct.
+///
+/// Each event gets a stable type name (the variant or struct name, or
+/// `#[event(name = "…")]`) and a schema version (`#[event(version = N)]`,
+/// default 1), is serialized with serde and registered so that
+/// `Mink::builder()` finds it. See the `mink` crate for examples.
 #[proc_macro_attribute]
-pub fn event(_args: TokenStream, input: TokenStream) -> TokenStream { input }
-/// `#[command]`
-#[proc_macro_attribute]
-pub fn command(_args: TokenStream, input: TokenStream) -> TokenStream { input }
-/// `#[command_handler]`
-#[proc_macro_attribute]
-pub fn command_handler(_args: TokenStream, input: TokenStream) -> TokenStream { input }
-/// `#[derive(Aggregate)]`
+pub fn event(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::event::expand(args.into(), input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `Aggregate` for a struct with `#[aggregate(events = E, category = "c")]`
+/// and one `#[aggregate(id)]` field. The struct provides
+/// `fn apply(&mut self, event: &E)`.
 #[proc_macro_derive(Aggregate, attributes(aggregate))]
-pub fn derive_aggregate(_input: TokenStream) -> TokenStream { TokenStream::new() }
+pub fn derive_aggregate(input: TokenStream) -> TokenStream {
+    expand::aggregate::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Declares a command: `#[command(aggregate = A)]` on a struct with one
+/// `#[command(id)]` field naming the target aggregate.
+#[proc_macro_attribute]
+pub fn command(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::command::expand(args.into(), input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Turns the methods of an aggregate's impl block into command handlers:
+/// every method taking `&self` and one command by value, returning
+/// `Result<Vec<Event>, Error>`. `apply` and methods marked
+/// `#[command_handler(skip)]` are left alone.
+#[proc_macro_attribute]
+pub fn command_handler(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::handler::expand(args.into(), input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -14,7 +14,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum Error {
     /// The stream was not at the version the caller expected. Nothing from the
     /// append call that raised it was written.
-    #[error("concurrency conflict on stream `{stream}`: expected {expected}, actual version {actual}")]
+    #[error(
+        "concurrency conflict on stream `{stream}`: expected {expected}, actual version {actual}"
+    )]
     ConcurrencyConflict {
         /// The stream whose version did not match.
         stream: String,
@@ -32,7 +34,9 @@ pub enum Error {
     },
 
     /// A stored event has a type name no registered Rust type knows.
-    #[error("unknown event type `{event_type}` (stream `{stream}`, version {version}); register it with #[event]")]
+    #[error(
+        "unknown event type `{event_type}` (stream `{stream}`, version {version}); register it with #[event]"
+    )]
     UnknownEventType {
         /// The stored type name.
         event_type: String,
@@ -53,7 +57,9 @@ pub enum Error {
     },
 
     /// A stored event could not be turned back into its Rust type.
-    #[error("could not deserialize event `{event_type}` (stream `{stream}`, version {version}, id {event_id}): {source}")]
+    #[error(
+        "could not deserialize event `{event_type}` (stream `{stream}`, version {version}, id {event_id}): {source}"
+    )]
     Deserialization {
         /// The stored type name.
         event_type: String,
@@ -79,7 +85,9 @@ pub enum Error {
     },
 
     /// Two Rust types registered the same event type name.
-    #[error("event type name `{event_type}` is registered by both `{first}` and `{second}`; give one of them #[event(name = \"…\")]")]
+    #[error(
+        "event type name `{event_type}` is registered by both `{first}` and `{second}`; give one of them #[event(name = \"…\")]"
+    )]
     DuplicateEventType {
         /// The clashing name.
         event_type: String,

@@ -55,7 +55,9 @@ impl fmt::Display for ExpectedVersion {
 /// both. PostgreSQL records the writing transaction in `commit`, so a reader
 /// that resumes after a position never skips an event whose transaction
 /// committed late (see `docs/adr/004-global-ordering.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct Position {
     /// Orders the writing transaction.
     pub commit: u64,
@@ -279,8 +281,14 @@ mod tests {
 
     #[test]
     fn positions_order_by_commit_then_event() {
-        let a = Position { commit: 1, event: 9 };
-        let b = Position { commit: 2, event: 3 };
+        let a = Position {
+            commit: 1,
+            event: 9,
+        };
+        let b = Position {
+            commit: 2,
+            event: 3,
+        };
         assert!(a < b);
         assert!(Position::START < Position::sequential(1));
     }

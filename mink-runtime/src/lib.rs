@@ -24,8 +24,7 @@ pub use event::{
 pub use registry::{EventRegistration, HandlerRegistration, Registry};
 pub use serializer::{JsonSerializer, Serializer};
 pub use store::{
-    AppendResult, AppendedStream, EventStore, Limits, ReadAll, ReadFilter, StreamAppend,
-    StreamInfo,
+    AppendResult, AppendedStream, EventStore, Limits, ReadAll, ReadFilter, StreamAppend, StreamInfo,
 };
 
 /// Re-exported so adapters and tests name the same version.
@@ -36,6 +35,10 @@ pub mod __private {
     //! Used by code the macros generate. Not a public API.
     pub use inventory;
     pub use serde;
+
+    /// Checks, in generated handler code, that `C` is a command of `A`.
+    #[inline(always)]
+    pub fn assert_command_for<C: crate::CommandFor<A>, A: crate::Aggregate>() {}
 
     /// Parses an aggregate id from text for `#[derive(Aggregate)]`.
     pub fn parse_id<T>(id: &str) -> crate::Result<T>

@@ -76,7 +76,10 @@ impl Registry {
                 }
             }
         }
-        if let Some(first) = clashes.into_iter().min_by(|a, b| a.to_string().cmp(&b.to_string())) {
+        if let Some(first) = clashes
+            .into_iter()
+            .min_by(|a, b| a.to_string().cmp(&b.to_string()))
+        {
             return Err(first);
         }
         let mut handlers: Vec<_> = handlers.into_iter().collect();
@@ -118,7 +121,10 @@ mod tests {
     #[test]
     fn duplicate_names_are_refused_naming_both_types() {
         let err = Registry::from_parts(
-            [ev("Created", "b::CustomerEvent::Created"), ev("Created", "a::OrderEvent::Created")],
+            [
+                ev("Created", "b::CustomerEvent::Created"),
+                ev("Created", "a::OrderEvent::Created"),
+            ],
             [],
         )
         .unwrap_err();
@@ -139,7 +145,10 @@ mod tests {
     #[test]
     fn distinct_names_are_kept() {
         let reg = Registry::from_parts(
-            [ev("Created", "a::E::Created"), ev("Shipped", "a::E::Shipped")],
+            [
+                ev("Created", "a::E::Created"),
+                ev("Shipped", "a::E::Shipped"),
+            ],
             [],
         )
         .unwrap();

@@ -102,7 +102,10 @@ impl ReadFilter {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == event.event_type))
             && (self.categories.is_empty()
-                || self.categories.iter().any(|c| c == category_of(&event.stream_id)))
+                || self
+                    .categories
+                    .iter()
+                    .any(|c| c == category_of(&event.stream_id)))
             && (self.stream_ids.is_empty() || self.stream_ids.iter().any(|s| *s == event.stream_id))
     }
 }
@@ -328,11 +331,42 @@ mod tests {
         let ok = NewEvent::new("Tick", b"{}".to_vec());
         let cases: Vec<(Vec<StreamAppend>, Option<&str>)> = vec![
             (vec![], Some("appends")),
-            (vec![StreamAppend::new("", ExpectedVersion::Any, vec![ok.clone()])], Some("stream_id")),
-            (vec![StreamAppend::new("123456789", ExpectedVersion::Any, vec![])], Some("stream_id")),
-            (vec![StreamAppend::new("s", ExpectedVersion::Any, vec![NewEvent::new("", b"{}".to_vec())])], Some("event_type")),
-            (vec![StreamAppend::new("s", ExpectedVersion::Any, vec![NewEvent::new("Toolong", b"{}".to_vec())])], Some("event_type")),
-            (vec![StreamAppend::new("s", ExpectedVersion::Any, vec![NewEvent::new("Tick", vec![b' '; 11])])], Some("payload")),
+            (
+                vec![StreamAppend::new(
+                    "",
+                    ExpectedVersion::Any,
+                    vec![ok.clone()],
+                )],
+                Some("stream_id"),
+            ),
+            (
+                vec![StreamAppend::new("123456789", ExpectedVersion::Any, vec![])],
+                Some("stream_id"),
+            ),
+            (
+                vec![StreamAppend::new(
+                    "s",
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new("", b"{}".to_vec())],
+                )],
+                Some("event_type"),
+            ),
+            (
+                vec![StreamAppend::new(
+                    "s",
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new("Toolong", b"{}".to_vec())],
+                )],
+                Some("event_type"),
+            ),
+            (
+                vec![StreamAppend::new(
+                    "s",
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new("Tick", vec![b' '; 11])],
+                )],
+                Some("payload"),
+            ),
             (
                 vec![
                     StreamAppend::new("s", ExpectedVersion::Any, vec![ok.clone()]),
@@ -340,7 +374,14 @@ mod tests {
                 ],
                 Some("stream_id"),
             ),
-            (vec![StreamAppend::new("s", ExpectedVersion::Any, vec![ok.clone()])], None),
+            (
+                vec![StreamAppend::new(
+                    "s",
+                    ExpectedVersion::Any,
+                    vec![ok.clone()],
+                )],
+                None,
+            ),
         ];
         for (appends, refused) in cases {
             match (limits.check_appends(&appends), refused) {
@@ -370,6 +411,11 @@ mod tests {
         assert!(ReadFilter::all().event_type("Created").matches(&e));
         assert!(!ReadFilter::all().event_type("Shipped").matches(&e));
         assert!(ReadFilter::all().stream("order-1").matches(&e));
-        assert!(!ReadFilter::all().stream("order-2").category("order").matches(&e));
+        assert!(
+            !ReadFilter::all()
+                .stream("order-2")
+                .category("order")
+                .matches(&e)
+        );
     }
 }

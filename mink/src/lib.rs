@@ -63,12 +63,11 @@
 
 pub use mink_macros::{Aggregate, command, command_handler, event};
 pub use mink_runtime::{
-    Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandFor,
-    CommandResult, DispatchError, Error, Event, EventMetadata, EventOf, EventRegistration,
-    EventStore, ExpectedVersion, HandlerOutput, HandlerRegistration, Handles, JsonSerializer,
-    Limits, Mink, MinkBuilder, NewEvent, Position, ReadAll, ReadFilter, RecordedEvent, Registry,
-    Result, Serializer, StreamAppend, StreamInfo, Tracked, async_trait, category_of,
-    stream_id_for,
+    Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandFor, CommandResult,
+    DispatchError, Error, Event, EventMetadata, EventOf, EventRegistration, EventStore,
+    ExpectedVersion, HandlerOutput, HandlerRegistration, Handles, JsonSerializer, Limits, Mink,
+    MinkBuilder, NewEvent, Position, ReadAll, ReadFilter, RecordedEvent, Registry, Result,
+    Serializer, StreamAppend, StreamInfo, Tracked, async_trait, category_of, stream_id_for,
 };
 
 /// Event store adapters.
@@ -84,21 +83,21 @@ pub use mink_runtime::adapters::sqlite::SqliteStore;
 
 /// Everything an application usually needs: `use mink::prelude::*;`.
 pub mod prelude {
-    pub use crate::{
-        Aggregate, EventMetadata, EventStore, ExpectedVersion, InMemoryStore, Mink, command,
-        command_handler, event,
-    };
     #[cfg(feature = "postgres")]
     pub use crate::PostgresStore;
     #[cfg(feature = "sqlite")]
     pub use crate::SqliteStore;
+    pub use crate::{
+        Aggregate, EventMetadata, EventStore, ExpectedVersion, InMemoryStore, Mink, command,
+        command_handler, event,
+    };
 }
 
 #[doc(hidden)]
 pub mod __private {
     //! The one door generated code uses to reach the runtime. Not a public
     //! API: it changes without notice.
-    pub use mink_runtime::__private::{inventory, parse_id, serde};
+    pub use mink_runtime::__private::{assert_command_for, inventory, parse_id, serde};
     pub use mink_runtime::{
         Aggregate, BoxError, Command, CommandFor, Error, Event, EventOf, EventRegistration,
         HandlerOutput, HandlerRegistration, Handles, Serializer,

@@ -1,0 +1,112 @@
+//! Parsing of the keys inside `#[event(…)]`, `#[aggregate(…)]`,
+//! `#[command(…)]` and `#[command_handler(…)]`.
+
+use syn::meta::ParseNestedMeta;
+use syn::{Attribute, LitInt, LitStr, Path};
+
+use crate::ctxt::Ctxt;
+
+/// One attribute value that may be given at most once.
+pub(crate) struct Once<T> {
+    key: &'static str,
+    value: Option<T>,
+}
+
+impl<T> Once<T> {
+    pub(crate) fn new(key: &'static str) -> Self {
+        Once { key, value: None }
+    }
+
+    /// Stores `value`, or reports a duplicate at `meta`'s key.
+    pub(crate) fn set(&mut self, cx: &mut Ctxt, owner: &str, meta: &ParseNestedMeta<'_>, value: T) {
+        if self.value.is_some() {
+            cx.error_spanned_by(
+                &meta.path,
+                format!("duplicate `{}` in #[{owner}(…)]; give it once", self.key),
+            );
+        } else {
+            self.value = Some(value);
+        }
+    }
+
+    pub(crate) fn take(self) -> Option<T> {
+        self.value
+    }
+}
+
+/// Reports an unknown key, listing the expected ones.
+pub(crate) fn unknown_key(
+    cx: &mut Ctxt,
+    owner: &str,
+    meta: &ParseNestedMeta<'_>,
+    expected: &[&str],
+) -> syn::Result<()> {
+    let path = &meta.path;
+    let key = quote::quote!(#path).to_string().replace(' ', "");
+    let list = expected
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    cx.error_spanned_by(
+        &meta.path,
+        format!("unknown `{owner}` attribute `{key}`; expected one of {list}"),
+    );
+    skip_value(meta)
+}
+
+/// Consumes `= value` or `(…)` after an unknown key so parsing can go on.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        let _: syn::Token![=] = meta.input.parse()?;
+        let _: syn::Expr = meta.input.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _content;
+        syn::parenthesized!(_content in meta.input);
+        let _: proc_macro2::TokenStream = _content.parse()?;
+    }
+    Ok(())
+}
+
+/// Parses `key = "text"`.
+pub(crate) fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
+    meta.value()?.parse()
+}
+
+/// Parses `key = Path`.
+pub(crate) fn path(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
+    meta.value()?.parse()
+}
+
+/// Parses `key = 1`.
+pub(crate) fn lit_u32(meta: &ParseNestedMeta<'_>) -> syn::Result<(u32, LitInt)> {
+    let lit: LitInt = meta.value()?.parse()?;
+    let n = lit.base10_parse::<u32>()?;
+    Ok((n, lit))
+}
+
+/// Runs `each` on every key of every `#[name(…)]` in `attrs`, collecting
+/// errors into `cx`.
+pub(crate) fn for_each_key(
+    cx: &mut Ctxt,
+    attrs: &[Attribute],
+    name: &str,
+    mut each: impl FnMut(&mut Ctxt, &ParseNestedMeta<'_>) -> syn::Result<()>,
+) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident(name)) {
+        if let syn::Meta::Path(_) = attr.meta {
+            cx.error_spanned_by(attr, format!("expected `#[{name}(…)]` with keys inside"));
+            continue;
+        }
+        let res = attr.parse_nested_meta(|meta| each(cx, &meta));
+        if let Err(e) = res {
+            cx.syn_error(e);
+        }
+    }
+}
+
+/// Removes every `#[name(…)]` attribute (inert helper attributes that the
+/// compiler must not see).
+pub(crate) fn strip(attrs: &mut Vec<Attribute>, name: &str) {
+    attrs.retain(|a| !a.path().is_ident(name));
+}

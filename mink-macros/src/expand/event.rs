@@ -1,0 +1,358 @@
+//! `#[event]`: stable type names, schema versions, payload encoding and
+//! registration for an enum (one event type per variant) or a struct.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Ident, Item, ItemEnum, ItemStruct};
+
+use crate::ast::{self, EventCase, Shape};
+use crate::attr;
+use crate::check;
+use crate::ctxt::Ctxt;
+
+pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
+    let item: Item = syn::parse2(input)?;
+    let mut cx = Ctxt::new();
+    match item {
+        Item::Enum(e) => Ok(expand_enum(cx, args, e)),
+        Item::Struct(s) => Ok(expand_struct(cx, args, s)),
+        other => {
+            cx.error_spanned_by(
+                &other,
+                "#[event] goes on an enum (one event type per variant) or on a struct",
+            );
+            let errors = cx.into_compile_errors();
+            Ok(quote!(#other #errors))
+        }
+    }
+}
+
+fn expand_enum(mut cx: Ctxt, args: TokenStream, item: ItemEnum) -> TokenStream {
+    let attrs = ast::event_attrs_from_args(&mut cx, args);
+    if let Some(name) = &attrs.name {
+        cx.error_spanned_by(
+            name,
+            "`name` goes on each variant of an #[event] enum: `#[event(name = \"…\")] Variant { … }`",
+        );
+    }
+    check::no_generics(&mut cx, &item.generics, "an #[event] type");
+    if item.variants.is_empty() {
+        cx.error_spanned_by(&item.ident, "an #[event] enum needs at least one variant");
+    }
+    let default_version = attrs.version.unwrap_or(1);
+    let cases: Vec<EventCase<'_>> = item
+        .variants
+        .iter()
+        .map(|v| ast::variant_case(&mut cx, v, default_version))
+        .collect();
+    check::unique_event_names(&mut cx, &cases);
+    check::event_names_valid(&mut cx, &cases);
+
+    let mut output = item.clone();
+    for v in &mut output.variants {
+        attr::strip(&mut v.attrs, "event");
+    }
+    if !cx.is_ok() {
+        let fallback = fallback_impl(&item.ident, item.generics.params.is_empty());
+        let errors = cx.into_compile_errors();
+        return quote!(#output #fallback #errors);
+    }
+
+    let ty = &item.ident;
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    let event_type_arms = cases.iter().map(|c| {
+        let v = c.ident;
+        let name = &c.name;
+        quote!(#ty::#v { .. } => #name)
+    });
+    let version_arms = cases.iter().map(|c| {
+        let v = c.ident;
+        let version = c.version;
+        quote!(#ty::#v { .. } => #version)
+    });
+    let encode_arms = cases.iter().map(|c| encode_arm(ty, c));
+    let mut helpers = Vec::new();
+    let decode_arms: Vec<_> = cases
+        .iter()
+        .map(|c| decode_arm(ty, c, &mut helpers))
+        .collect();
+    let registrations = cases
+        .iter()
+        .map(|c| registration(&c.name, c.version, &format!("{}::{}", ty, c.ident)));
+
+    quote! {
+        #output
+
+        const _: () = {
+            struct __MinkPayload<'__mink>(&'__mink #ty);
+
+            #[automatically_derived]
+            impl ::mink::__private::serde::Serialize for __MinkPayload<'_> {
+                fn serialize<__S>(
+                    &self,
+                    __serializer: __S,
+                ) -> ::core::result::Result<__S::Ok, __S::Error>
+                where
+                    __S: ::mink::__private::serde::Serializer,
+                {
+                    match self.0 {
+                        #(#encode_arms)*
+                    }
+                }
+            }
+
+            #(#helpers)*
+
+            #[automatically_derived]
+            impl ::mink::__private::Event for #ty {
+                const EVENT_TYPES: &'static [&'static str] = &[#(#names),*];
+
+                fn event_type(&self) -> &'static str {
+                    match self {
+                        #(#event_type_arms,)*
+                    }
+                }
+
+                fn schema_version(&self) -> u32 {
+                    match self {
+                        #(#version_arms,)*
+                    }
+                }
+
+                fn encode<__S: ::mink::__private::Serializer>(
+                    &self,
+                    __serializer: &__S,
+                ) -> ::core::result::Result<::std::vec::Vec<u8>, ::mink::__private::BoxError> {
+                    ::mink::__private::Serializer::serialize(__serializer, &__MinkPayload(self))
+                }
+
+                fn decode<__S: ::mink::__private::Serializer>(
+                    __event_type: &str,
+                    _schema_version: u32,
+                    __payload: &[u8],
+                    __serializer: &__S,
+                ) -> ::core::result::Result<::core::option::Option<Self>, ::mink::__private::BoxError> {
+                    match __event_type {
+                        #(#decode_arms)*
+                        _ => ::core::result::Result::Ok(::core::option::Option::None),
+                    }
+                }
+            }
+
+            #(#registrations)*
+        };
+    }
+}
+
+fn encode_arm(ty: &Ident, case: &EventCase<'_>) -> TokenStream {
+    let v = case.ident;
+    let variant_name = v.to_string();
+    let serde = quote!(::mink::__private::serde);
+    match &case.shape {
+        Shape::Named(fields) => {
+            let idents: Vec<_> = fields.iter().map(|f| f.ident).collect();
+            let keys = fields.iter().map(|f| f.key.as_str());
+            let len = fields.len();
+            quote! {
+                #ty::#v { #(#idents),* } => {
+                    let mut __state = #serde::Serializer::serialize_struct(__serializer, #variant_name, #len)?;
+                    #(#serde::ser::SerializeStruct::serialize_field(&mut __state, #keys, #idents)?;)*
+                    #serde::ser::SerializeStruct::end(__state)
+                }
+            }
+        }
+        Shape::Newtype(_) => quote! {
+            #ty::#v(__inner) => #serde::Serialize::serialize(__inner, __serializer),
+        },
+        Shape::Tuple(fields) => {
+            let binds: Vec<_> = (0..fields.len())
+                .map(|i| format_ident!("__f{}", i))
+                .collect();
+            let len = fields.len();
+            quote! {
+                #ty::#v(#(#binds),*) => {
+                    let mut __state = #serde::Serializer::serialize_tuple(__serializer, #len)?;
+                    #(#serde::ser::SerializeTuple::serialize_element(&mut __state, #binds)?;)*
+                    #serde::ser::SerializeTuple::end(__state)
+                }
+            }
+        }
+        Shape::Unit => quote! {
+            #ty::#v => {
+                let __state = #serde::Serializer::serialize_struct(__serializer, #variant_name, 0usize)?;
+                #serde::ser::SerializeStruct::end(__state)
+            }
+        },
+    }
+}
+
+fn decode_arm(ty: &Ident, case: &EventCase<'_>, helpers: &mut Vec<TokenStream>) -> TokenStream {
+    let v = case.ident;
+    let name = &case.name;
+    let build = match &case.shape {
+        Shape::Named(fields) => {
+            let helper = format_ident!("__MinkDecode{}", v);
+            let idents: Vec<_> = fields.iter().map(|f| f.ident).collect();
+            let defs = fields.iter().map(|f| {
+                let serde_attrs = f.field.attrs.iter().filter(|a| a.path().is_ident("serde"));
+                let ident = f.ident;
+                let fty = &f.field.ty;
+                quote!(#(#serde_attrs)* #ident: #fty)
+            });
+            helpers.push(quote! {
+                #[derive(::mink::__private::serde::Deserialize)]
+                #[serde(crate = "::mink::__private::serde")]
+                #[allow(non_camel_case_types)]
+                struct #helper { #(#defs,)* }
+            });
+            quote! {
+                let __h: #helper = ::mink::__private::Serializer::deserialize(__serializer, __payload)?;
+                #ty::#v { #(#idents: __h.#idents),* }
+            }
+        }
+        Shape::Newtype(field) => {
+            let fty = &field.ty;
+            quote! {
+                let __inner: #fty = ::mink::__private::Serializer::deserialize(__serializer, __payload)?;
+                #ty::#v(__inner)
+            }
+        }
+        Shape::Tuple(fields) => {
+            let tys = fields.iter().map(|f| &f.ty);
+            let binds: Vec<_> = (0..fields.len())
+                .map(|i| format_ident!("__f{}", i))
+                .collect();
+            quote! {
+                let (#(#binds,)*): (#(#tys,)*) = ::mink::__private::Serializer::deserialize(__serializer, __payload)?;
+                #ty::#v(#(#binds),*)
+            }
+        }
+        Shape::Unit => quote!(#ty::#v),
+    };
+    quote! {
+        #name => {
+            let __event = { #build };
+            ::core::result::Result::Ok(::core::option::Option::Some(__event))
+        }
+    }
+}
+
+fn expand_struct(mut cx: Ctxt, args: TokenStream, item: ItemStruct) -> TokenStream {
+    let attrs = ast::event_attrs_from_args(&mut cx, args);
+    check::no_generics(&mut cx, &item.generics, "an #[event] type");
+    let fields = syn::Fields::Unit;
+    let case = ast::event_case(&mut cx, &item.ident, attrs, 1, &fields);
+    check::event_names_valid(&mut cx, std::slice::from_ref(&case));
+
+    let derives = serde_derives(&item);
+    if !cx.is_ok() {
+        let fallback = fallback_impl(&item.ident, item.generics.params.is_empty());
+        let errors = cx.into_compile_errors();
+        return quote!(#derives #item #fallback #errors);
+    }
+    let ty = &item.ident;
+    let name = &case.name;
+    let version = case.version;
+    let registration = registration(name, version, &ty.to_string());
+    quote! {
+        #derives
+        #item
+
+        const _: () = {
+            #[automatically_derived]
+            impl ::mink::__private::Event for #ty {
+                const EVENT_TYPES: &'static [&'static str] = &[#name];
+
+                fn event_type(&self) -> &'static str {
+                    #name
+                }
+
+                fn schema_version(&self) -> u32 {
+                    #version
+                }
+
+                fn encode<__S: ::mink::__private::Serializer>(
+                    &self,
+                    __serializer: &__S,
+                ) -> ::core::result::Result<::std::vec::Vec<u8>, ::mink::__private::BoxError> {
+                    ::mink::__private::Serializer::serialize(__serializer, self)
+                }
+
+                fn decode<__S: ::mink::__private::Serializer>(
+                    __event_type: &str,
+                    _schema_version: u32,
+                    __payload: &[u8],
+                    __serializer: &__S,
+                ) -> ::core::result::Result<::core::option::Option<Self>, ::mink::__private::BoxError> {
+                    if __event_type != #name {
+                        return ::core::result::Result::Ok(::core::option::Option::None);
+                    }
+                    ::mink::__private::Serializer::deserialize(__serializer, __payload)
+                        .map(::core::option::Option::Some)
+                }
+            }
+
+            #registration
+        };
+    }
+}
+
+/// `#[derive(Serialize, Deserialize)]` for a struct event, leaving out any
+/// the user already derives.
+fn serde_derives(item: &ItemStruct) -> TokenStream {
+    let mut has_ser = false;
+    let mut has_de = false;
+    for a in item.attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        let _ = a.parse_nested_meta(|meta| {
+            if let Some(last) = meta.path.segments.last() {
+                has_ser |= last.ident == "Serialize";
+                has_de |= last.ident == "Deserialize";
+            }
+            Ok(())
+        });
+    }
+    let ser = (!has_ser).then(|| quote!(::mink::__private::serde::Serialize));
+    let de = (!has_de).then(|| quote!(::mink::__private::serde::Deserialize));
+    let list: Vec<_> = ser.into_iter().chain(de).collect();
+    if list.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        #[derive(#(#list),*)]
+        #[serde(crate = "::mink::__private::serde")]
+    }
+}
+
+fn registration(name: &str, version: u32, rust_type: &str) -> TokenStream {
+    let suffix = format!("::{rust_type}");
+    quote! {
+        ::mink::__private::inventory::submit! {
+            ::mink::__private::EventRegistration {
+                event_type: #name,
+                schema_version: #version,
+                rust_type: ::core::concat!(::core::module_path!(), #suffix),
+            }
+        }
+    }
+}
+
+/// A minimal impl emitted next to errors, so one mistake does not turn
+/// every use of the type into a second error.
+fn fallback_impl(ty: &Ident, emit: bool) -> TokenStream {
+    if !emit {
+        return TokenStream::new();
+    }
+    quote! {
+        const _: () = {
+            impl ::mink::__private::Event for #ty {
+                const EVENT_TYPES: &'static [&'static str] = &[];
+                fn event_type(&self) -> &'static str { ::core::unreachable!() }
+                fn schema_version(&self) -> u32 { ::core::unreachable!() }
+                fn encode<__S: ::mink::__private::Serializer>(&self, _: &__S)
+                    -> ::core::result::Result<::std::vec::Vec<u8>, ::mink::__private::BoxError> { ::core::unreachable!() }
+                fn decode<__S: ::mink::__private::Serializer>(_: &str, _: u32, _: &[u8], _: &__S)
+                    -> ::core::result::Result<::core::option::Option<Self>, ::mink::__private::BoxError> { ::core::unreachable!() }
+            }
+        };
+    }
+}
