@@ -2,4 +2,6 @@
 
 mod conformance_memory;
 mod conformance_sqlite;
+mod dispatch;
+mod hygiene;
 mod postgres;
