@@ -103,3 +103,8 @@ pub mod __private {
         HandlerOutput, HandlerRegistration, Handles, Serializer,
     };
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
