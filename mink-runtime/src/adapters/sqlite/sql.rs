@@ -1,0 +1,47 @@
+//! The SQL the SQLite store runs. Every statement is a fixed string, so
+//! SQLite prepares each one once per connection; filters travel as JSON
+//! arrays read with `json_each` instead of a variable number of `?`.
+
+/// Selects the columns `rows::recorded_event` reads.
+macro_rules! select_events {
+    ($($rest:literal),*) => {
+        concat!(
+            "SELECT position, event_id, stream_id, version, event_type, schema_version, \
+             payload, metadata, created_at FROM events ",
+            $($rest),*
+        )
+    };
+}
+
+/// `?1` stream id → its version, 0 when it has no events.
+pub(super) const STREAM_VERSION: &str =
+    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1";
+
+/// Writes one event.
+pub(super) const INSERT_EVENT: &str = "INSERT INTO events \
+     (event_id, stream_id, version, event_type, schema_version, payload, metadata, created_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// `?1` stream id, `?2` first version, `?3` limit.
+pub(super) const READ_STREAM: &str =
+    select_events!("WHERE stream_id = ?1 AND version >= ?2 ORDER BY version LIMIT ?3");
+
+/// `?1` after this position; `?2`, `?3`, `?4` JSON arrays of accepted event
+/// types, categories and stream ids, NULL for "all"; `?5` limit.
+pub(super) const READ_ALL: &str = select_events!(
+    "WHERE position > ?1 ",
+    "AND (?2 IS NULL OR event_type IN (SELECT value FROM json_each(?2))) ",
+    "AND (?3 IS NULL OR category IN (SELECT value FROM json_each(?3))) ",
+    "AND (?4 IS NULL OR stream_id IN (SELECT value FROM json_each(?4))) ",
+    "ORDER BY position LIMIT ?5"
+);
+
+/// `?1` stream id → (version, first event's time, last event's time), no
+/// row when the stream has no events.
+pub(super) const STREAM_INFO: &str = "SELECT version, \
+     (SELECT created_at FROM events WHERE stream_id = ?1 ORDER BY version LIMIT 1) AS created_at, \
+     created_at AS updated_at \
+     FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1";
+
+/// The last position written, 0 when the log is empty.
+pub(super) const HEAD_POSITION: &str = "SELECT COALESCE(MAX(position), 0) FROM events";
