@@ -1,1 +1,408 @@
-//! (Being written.)
+//! The command path end to end: macros, `Mink::dispatch`, load and save.
+
+use std::sync::Arc;
+
+use mink::prelude::*;
+use mink::{DispatchError, Error, NewEvent, Tracked};
+
+#[event]
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountEvent {
+    #[event(name = "AccountOpened")]
+    Opened { owner: String },
+    #[event(name = "AccountDeposited", version = 2)]
+    Deposited { amount: u64 },
+    #[event(name = "AccountWithdrawn")]
+    Withdrawn(u64),
+    #[event(name = "AccountClosed")]
+    Closed,
+}
+
+#[derive(Aggregate, Debug, Default)]
+#[aggregate(events = AccountEvent, category = "account")]
+pub struct Account {
+    #[aggregate(id)]
+    id: String,
+    open: bool,
+    balance: u64,
+}
+
+#[command(aggregate = Account)]
+pub struct Open {
+    #[command(id)]
+    id: String,
+    owner: String,
+}
+
+#[command(aggregate = Account)]
+pub struct Deposit {
+    #[command(id)]
+    id: String,
+    amount: u64,
+}
+
+#[command(aggregate = Account)]
+pub struct Withdraw {
+    #[command(id)]
+    id: String,
+    amount: u64,
+}
+
+#[command(aggregate = Account)]
+pub struct Touch {
+    #[command(id)]
+    id: String,
+}
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum AccountError {
+    #[error("account already open")]
+    AlreadyOpen,
+    #[error("account not open")]
+    NotOpen,
+    #[error("insufficient funds: balance {balance}, wanted {wanted}")]
+    Insufficient { balance: u64, wanted: u64 },
+}
+
+#[command_handler]
+impl Account {
+    fn open(&self, cmd: Open) -> Result<Vec<AccountEvent>, AccountError> {
+        if self.open {
+            return Err(AccountError::AlreadyOpen);
+        }
+        Ok(vec![AccountEvent::Opened { owner: cmd.owner }])
+    }
+
+    fn deposit(&self, cmd: Deposit) -> Result<Vec<AccountEvent>, AccountError> {
+        if !self.open {
+            return Err(AccountError::NotOpen);
+        }
+        Ok(vec![AccountEvent::Deposited { amount: cmd.amount }])
+    }
+
+    fn withdraw(&self, cmd: Withdraw) -> Result<Vec<AccountEvent>, AccountError> {
+        if cmd.amount > self.balance {
+            return Err(AccountError::Insufficient {
+                balance: self.balance,
+                wanted: cmd.amount,
+            });
+        }
+        Ok(vec![AccountEvent::Withdrawn(cmd.amount)])
+    }
+
+    fn touch(&self, _cmd: Touch) -> Result<Vec<AccountEvent>, AccountError> {
+        Ok(Vec::new())
+    }
+
+    fn apply(&mut self, event: &AccountEvent) {
+        match event {
+            AccountEvent::Opened { .. } => self.open = true,
+            AccountEvent::Deposited { amount } => self.balance += amount,
+            AccountEvent::Withdrawn(amount) => self.balance -= amount,
+            AccountEvent::Closed => self.open = false,
+        }
+    }
+}
+
+async fn app() -> Mink {
+    Mink::builder()
+        .store(InMemoryStore::new())
+        .build()
+        .await
+        .expect("build")
+}
+
+fn open(id: &str) -> Open {
+    Open {
+        id: id.into(),
+        owner: "ada".into(),
+    }
+}
+
+#[tokio::test]
+async fn dispatch_loads_handles_and_appends() {
+    let app = app().await;
+    let r = app.dispatch(open("a1")).await.unwrap();
+    assert_eq!(r.command, "Open");
+    assert_eq!(r.aggregate_id, "a1");
+    assert_eq!(r.stream_id, "account-a1");
+    assert_eq!(r.version, 1);
+    assert_eq!(r.event_ids.len(), 1);
+
+    let r = app
+        .dispatch(Deposit {
+            id: "a1".into(),
+            amount: 50,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.version, 2);
+    let r = app
+        .dispatch(Withdraw {
+            id: "a1".into(),
+            amount: 20,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.version, 3);
+
+    let account = app.load_aggregate::<Account>("a1").await.unwrap();
+    assert_eq!(account.version(), 3);
+    assert_eq!(account.balance, 30);
+    assert_eq!(account.id, "a1");
+    assert!(account.uncommitted().is_empty());
+
+    let stored = app
+        .store()
+        .read_stream_forward("account-a1", 1, 10)
+        .await
+        .unwrap();
+    let types: Vec<_> = stored.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["AccountOpened", "AccountDeposited", "AccountWithdrawn"]
+    );
+    assert_eq!(stored[1].schema_version, 2);
+    assert_eq!(stored[0].payload, br#"{"owner":"ada"}"#);
+    assert_eq!(stored[2].payload, b"20");
+    let ids: Vec<_> = stored.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids[2], r.event_ids[0]);
+}
+
+#[tokio::test]
+async fn a_rejected_command_writes_nothing() {
+    let app = app().await;
+    app.dispatch(open("a2")).await.unwrap();
+    let err = app
+        .dispatch(Withdraw {
+            id: "a2".into(),
+            amount: 5,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        DispatchError::Rejected(AccountError::Insufficient {
+            balance: 0,
+            wanted: 5
+        })
+    ));
+    let err = app.dispatch(open("a2")).await.unwrap_err();
+    assert_eq!(err.rejected(), Some(&AccountError::AlreadyOpen));
+    let info = app.store().stream_info("account-a2").await.unwrap().unwrap();
+    assert_eq!(info.version, 1);
+}
+
+#[tokio::test]
+async fn a_command_producing_no_event_leaves_the_version() {
+    let app = app().await;
+    app.dispatch(open("a3")).await.unwrap();
+    let r = app.dispatch(Touch { id: "a3".into() }).await.unwrap();
+    assert_eq!(r.version, 1);
+    assert!(r.event_ids.is_empty());
+    assert_eq!(app.store().head_position().await.unwrap(), mink::Position::sequential(1));
+}
+
+#[tokio::test]
+async fn loading_a_missing_aggregate_is_a_typed_error() {
+    let app = app().await;
+    match app.load_aggregate::<Account>("nobody").await {
+        Err(Error::StreamNotFound { stream }) => assert_eq!(stream, "account-nobody"),
+        other => panic!("expected StreamNotFound, got {other:?}"),
+    }
+    let fresh = app.load_or_new::<Account>("nobody").await.unwrap();
+    assert_eq!(fresh.version(), 0);
+    assert_eq!(fresh.id, "nobody");
+}
+
+#[tokio::test]
+async fn save_aggregate_checks_the_loaded_version() {
+    let app = app().await;
+    let mut first: Tracked<Account> = app.new_aggregate("a4").unwrap();
+    first.record(AccountEvent::Opened {
+        owner: "ada".into(),
+    });
+    first.record(AccountEvent::Deposited { amount: 7 });
+    assert_eq!(first.balance, 7);
+    let r = app.save_aggregate(&mut first).await.unwrap();
+    assert_eq!(r.last_version(), 2);
+    assert_eq!(first.version(), 2);
+    assert!(first.uncommitted().is_empty());
+
+    // Two copies loaded at version 2: the second save must conflict.
+    let mut a = app.load_aggregate::<Account>("a4").await.unwrap();
+    let mut b = app.load_aggregate::<Account>("a4").await.unwrap();
+    a.record(AccountEvent::Deposited { amount: 1 });
+    b.record(AccountEvent::Withdrawn(1));
+    app.save_aggregate(&mut a).await.unwrap();
+    match app.save_aggregate(&mut b).await {
+        Err(Error::ConcurrencyConflict {
+            stream,
+            expected,
+            actual,
+        }) => {
+            assert_eq!(stream, "account-a4");
+            assert_eq!(expected, ExpectedVersion::Exact(2));
+            assert_eq!(actual, 3);
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // The refused events are still there to retry or inspect.
+    assert_eq!(b.uncommitted(), &[AccountEvent::Withdrawn(1)]);
+    let reloaded = app.load_aggregate::<Account>("a4").await.unwrap();
+    assert_eq!(reloaded.balance, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_dispatches_never_lose_an_update() {
+    let app = app().await;
+    app.dispatch(open("hot")).await.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.dispatch(Deposit {
+                    id: "hot".into(),
+                    amount: 1,
+                })
+                .await
+            })
+        })
+        .collect();
+    let mut ok_versions = Vec::new();
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(r) => ok_versions.push(r.version),
+            Err(DispatchError::Store(e)) if e.is_concurrency_conflict() => conflicts += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    ok_versions.sort_unstable();
+    let expected: Vec<u64> = (2..2 + ok_versions.len() as u64).collect();
+    assert_eq!(ok_versions, expected, "each success took the next version");
+    assert_eq!(ok_versions.len() + conflicts, 32);
+    let account = app.load_aggregate::<Account>("hot").await.unwrap();
+    assert_eq!(account.balance, ok_versions.len() as u64);
+}
+
+#[tokio::test]
+async fn a_stored_event_of_an_unknown_type_fails_loading_with_its_name() {
+    let store = Arc::new(InMemoryStore::new());
+    store
+        .append_to_stream(
+            "account-x",
+            ExpectedVersion::NoStream,
+            vec![NewEvent::new("AccountFrozen", b"{}".to_vec())],
+        )
+        .await
+        .unwrap();
+    let app = Mink::builder().shared_store(store).build().await.unwrap();
+    match app.load_aggregate::<Account>("x").await {
+        Err(Error::UnknownEventType {
+            event_type,
+            stream,
+            version,
+        }) => {
+            assert_eq!(event_type, "AccountFrozen");
+            assert_eq!(stream, "account-x");
+            assert_eq!(version, 1);
+        }
+        other => panic!("expected UnknownEventType, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_payload_that_no_longer_fits_fails_loading_with_a_typed_error() {
+    let store = Arc::new(InMemoryStore::new());
+    let bad = NewEvent::new("AccountDeposited", br#"{"amount":"lots"}"#.to_vec());
+    let bad_id = bad.event_id;
+    store
+        .append_to_stream("account-y", ExpectedVersion::NoStream, vec![bad])
+        .await
+        .unwrap();
+    let app = Mink::builder().shared_store(store).build().await.unwrap();
+    match app.load_aggregate::<Account>("y").await {
+        Err(Error::Deserialization {
+            event_type,
+            stream,
+            version,
+            event_id,
+            ..
+        }) => {
+            assert_eq!(event_type, "AccountDeposited");
+            assert_eq!(stream, "account-y");
+            assert_eq!(version, 1);
+            assert_eq!(event_id, bad_id);
+        }
+        other => panic!("expected Deserialization, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_builder_discovers_events_and_handlers() {
+    let app = app().await;
+    let reg = app.registry();
+    let opened = reg.event("AccountOpened").expect("registered");
+    assert!(
+        opened.rust_type.ends_with("dispatch::AccountEvent::Opened"),
+        "{}",
+        opened.rust_type
+    );
+    assert_eq!(reg.event("AccountDeposited").unwrap().schema_version, 2);
+    let handled: Vec<_> = reg
+        .handlers()
+        .iter()
+        .filter(|h| h.aggregate.ends_with("dispatch::Account"))
+        .map(|h| (h.command, h.method))
+        .collect();
+    assert_eq!(
+        handled,
+        [
+            ("Deposit", "deposit"),
+            ("Open", "open"),
+            ("Touch", "touch"),
+            ("Withdraw", "withdraw")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn building_without_a_store_is_a_configuration_error() {
+    let err = Mink::builder().build().await.unwrap_err();
+    assert!(matches!(err, Error::Configuration(_)), "{err:?}");
+}
+
+#[test]
+fn events_round_trip_through_the_serializer() {
+    use mink::{Event, JsonSerializer};
+    let cases = [
+        AccountEvent::Opened {
+            owner: "ö".into(),
+        },
+        AccountEvent::Deposited { amount: 3 },
+        AccountEvent::Withdrawn(9),
+        AccountEvent::Closed,
+    ];
+    for e in cases {
+        let bytes = e.encode(&JsonSerializer).unwrap();
+        let back = AccountEvent::decode(e.event_type(), e.schema_version(), &bytes, &JsonSerializer)
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, e);
+    }
+    assert!(
+        AccountEvent::decode("Nope", 1, b"{}", &JsonSerializer)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        AccountEvent::EVENT_TYPES,
+        [
+            "AccountOpened",
+            "AccountDeposited",
+            "AccountWithdrawn",
+            "AccountClosed"
+        ]
+    );
+}
