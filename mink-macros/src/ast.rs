@@ -91,7 +91,10 @@ fn parse_event_key(
     } else if meta.path.is_ident("version") {
         attr::lit_u32(meta).and_then(|(n, lit)| {
             if n == 0 {
-                Err(syn::Error::new_spanned(lit, "schema versions start at 1"))
+                Err(syn::Error::new_spanned(
+                    lit,
+                    "schema versions start at 1; the first schema of an event is `version = 1`",
+                ))
             } else {
                 version.set(cx, "event", meta, n);
                 Ok(())
@@ -380,8 +383,10 @@ pub(crate) struct HandlerMethod<'a> {
 pub(crate) fn is_skipped(cx: &mut Ctxt, method: &ImplItemFn) -> bool {
     let mut skip = false;
     attr::for_each_key(cx, &method.attrs, "command_handler", |cx, meta| {
+        // A method with a misspelt key is skipped too: treating it as a
+        // handler would add errors about its signature to the real one.
+        skip = true;
         if meta.path.is_ident("skip") {
-            skip = true;
             Ok(())
         } else {
             attr::unknown_key(cx, "command_handler", meta, &["skip"])

@@ -48,11 +48,32 @@ pub(crate) fn unknown_key(
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()
         .join(", ");
+    let hint = expected
+        .iter()
+        .find(|k| edit_distance(k, &key) <= 2)
+        .map(|k| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
     cx.error_spanned_by(
         &meta.path,
-        format!("unknown `{owner}` attribute `{key}`; expected one of {list}"),
+        format!("unknown `{owner}` attribute `{key}`; {hint}expected one of {list}"),
     );
     skip_value(meta)
+}
+
+/// Levenshtein distance, for "did you mean" hints on short keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Consumes `= value` or `(…)` after an unknown key so parsing can go on.

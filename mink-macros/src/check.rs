@@ -65,21 +65,27 @@ pub(crate) fn category_valid(cx: &mut Ctxt, category: &LitStr) {
     }
 }
 
-/// One command has exactly one handler.
-pub(crate) fn unique_handlers(cx: &mut Ctxt, handlers: &[HandlerMethod<'_>]) {
-    let mut seen: HashMap<String, &HandlerMethod<'_>> = HashMap::new();
+/// One command has exactly one handler. Returns the handlers to generate
+/// code for: the first of each command, so a duplicate is reported once.
+pub(crate) fn unique_handlers<'a>(
+    cx: &mut Ctxt,
+    handlers: Vec<HandlerMethod<'a>>,
+) -> Vec<HandlerMethod<'a>> {
+    let mut seen: HashMap<String, &syn::Ident> = HashMap::new();
+    let mut kept = Vec::with_capacity(handlers.len());
     for h in handlers {
-        let key = h.command.to_token_stream().to_string();
+        let key = h.command.to_token_stream().to_string().replace(' ', "");
         if let Some(first) = seen.get(&key) {
             cx.error_spanned_by(
                 h.command,
                 format!(
-                    "command `{key}` already has a handler, `{}`; a command has exactly one handler: remove one of them",
-                    first.method.sig.ident
+                    "command `{key}` already has a handler, `{first}`; a command has exactly one handler: remove one of them"
                 ),
             );
         } else {
-            seen.insert(key, h);
+            seen.insert(key, &h.method.sig.ident);
+            kept.push(h);
         }
     }
+    kept
 }

@@ -35,7 +35,11 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
             "missing id field: mark the field holding the aggregate's id with `#[aggregate(id)]`",
         );
     }
-    cx.check()?;
+    if !cx.is_ok() {
+        let fallback = fallback_impl(&input, agg.events.as_ref());
+        let errors = cx.into_compile_errors();
+        return Ok(quote!(#fallback #errors));
+    }
 
     let (Some(events), Some(category), Some(id), Some(id_ty)) =
         (&agg.events, &agg.category, agg.id_field, agg.id_type)
@@ -76,4 +80,30 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
             }
         };
     })
+}
+
+/// A minimal impl emitted next to errors when the event type is known, so
+/// the aggregate's commands and handlers do not add errors of their own.
+fn fallback_impl(input: &DeriveInput, events: Option<&syn::Path>) -> TokenStream {
+    let is_struct = matches!(input.data, syn::Data::Struct(_));
+    let (Some(events), true, true) = (events, is_struct, input.generics.params.is_empty()) else {
+        return TokenStream::new();
+    };
+    let ty = &input.ident;
+    quote! {
+        const _: () = {
+            impl ::mink::__private::Aggregate for #ty {
+                type Event = #events;
+                const CATEGORY: &'static str = "";
+                fn aggregate_id(&self) -> ::std::string::String { ::core::unreachable!() }
+                fn set_aggregate_id(&mut self, _: &str)
+                    -> ::core::result::Result<(), ::mink::__private::Error> { ::core::unreachable!() }
+                fn apply_event(&mut self, _: &#events) { ::core::unreachable!() }
+            }
+
+            impl ::mink::__private::EventOf<#ty> for #events {
+                fn into_aggregate_event(self) -> #events { self }
+            }
+        };
+    }
 }

@@ -2,8 +2,9 @@
 //! marker a handler is checked against.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::ItemStruct;
+use syn::spanned::Spanned;
 
 use crate::ast;
 use crate::attr;
@@ -40,8 +41,9 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
     }
     let output = stripped(&item);
     if !cx.is_ok() {
+        let fallback = fallback_impl(&item, cmd.aggregate.as_ref());
         let errors = cx.into_compile_errors();
-        return Ok(quote!(#output #errors));
+        return Ok(quote!(#output #fallback #errors));
     }
     let (Some(aggregate), Some(id)) = (&cmd.aggregate, &cmd.id_field) else {
         unreachable!("checked above")
@@ -51,6 +53,11 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
         .name
         .as_ref()
         .map_or_else(|| ty.to_string(), syn::LitStr::value);
+    // Spanned on the aggregate path, so naming a type that is not an
+    // aggregate is reported there.
+    let command_for = quote_spanned! {aggregate.span()=>
+        impl ::mink::__private::CommandFor<#aggregate> for #ty {}
+    };
     Ok(quote! {
         #output
 
@@ -67,7 +74,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
             }
 
             #[automatically_derived]
-            impl ::mink::__private::CommandFor<#aggregate> for #ty {}
+            #command_for
         };
     })
 }
@@ -78,4 +85,25 @@ fn stripped(item: &ItemStruct) -> ItemStruct {
         attr::strip(&mut f.attrs, "command");
     }
     out
+}
+
+/// A minimal impl emitted next to errors when the aggregate is known, so
+/// handlers and dispatch sites of the command do not add errors of their
+/// own.
+fn fallback_impl(item: &ItemStruct, aggregate: Option<&syn::Path>) -> TokenStream {
+    let (Some(aggregate), true) = (aggregate, item.generics.params.is_empty()) else {
+        return TokenStream::new();
+    };
+    let ty = &item.ident;
+    quote! {
+        const _: () = {
+            impl ::mink::__private::Command for #ty {
+                type Aggregate = #aggregate;
+                const NAME: &'static str = "";
+                fn aggregate_id(&self) -> ::std::string::String { ::core::unreachable!() }
+            }
+
+            impl ::mink::__private::CommandFor<#aggregate> for #ty {}
+        };
+    }
 }

@@ -48,9 +48,18 @@ fn expand_enum(mut cx: Ctxt, args: TokenStream, item: ItemEnum) -> TokenStream {
     check::unique_event_names(&mut cx, &cases);
     check::event_names_valid(&mut cx, &cases);
 
+    // `#[serde(…)]` on variant fields is read by the generated decoder; the
+    // enum itself keeps it only when it derives serde and so declares it.
+    let (user_ser, user_de) = user_serde_derives(&item.attrs);
+    let keep_serde = user_ser || user_de;
     let mut output = item.clone();
     for v in &mut output.variants {
         attr::strip(&mut v.attrs, "event");
+        if !keep_serde {
+            for f in v.fields.iter_mut() {
+                attr::strip(&mut f.attrs, "serde");
+            }
+        }
     }
     if !cx.is_ok() {
         let fallback = fallback_impl(&item.ident, item.generics.params.is_empty());
@@ -300,17 +309,7 @@ fn expand_struct(mut cx: Ctxt, args: TokenStream, item: ItemStruct) -> TokenStre
 /// `#[derive(Serialize, Deserialize)]` for a struct event, leaving out any
 /// the user already derives.
 fn serde_derives(item: &ItemStruct) -> TokenStream {
-    let mut has_ser = false;
-    let mut has_de = false;
-    for a in item.attrs.iter().filter(|a| a.path().is_ident("derive")) {
-        let _ = a.parse_nested_meta(|meta| {
-            if let Some(last) = meta.path.segments.last() {
-                has_ser |= last.ident == "Serialize";
-                has_de |= last.ident == "Deserialize";
-            }
-            Ok(())
-        });
-    }
+    let (has_ser, has_de) = user_serde_derives(&item.attrs);
     let ser = (!has_ser).then(|| quote!(::mink::__private::serde::Serialize));
     let de = (!has_de).then(|| quote!(::mink::__private::serde::Deserialize));
     let list: Vec<_> = ser.into_iter().chain(de).collect();
@@ -321,6 +320,23 @@ fn serde_derives(item: &ItemStruct) -> TokenStream {
         #[derive(#(#list),*)]
         #[serde(crate = "::mink::__private::serde")]
     }
+}
+
+/// Whether the user's own `#[derive(…)]`s include `Serialize` and
+/// `Deserialize`.
+fn user_serde_derives(attrs: &[syn::Attribute]) -> (bool, bool) {
+    let mut has_ser = false;
+    let mut has_de = false;
+    for a in attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        let _ = a.parse_nested_meta(|meta| {
+            if let Some(last) = meta.path.segments.last() {
+                has_ser |= last.ident == "Serialize";
+                has_de |= last.ident == "Deserialize";
+            }
+            Ok(())
+        });
+    }
+    (has_ser, has_de)
 }
 
 fn registration(name: &str, version: u32, rust_type: &str) -> TokenStream {

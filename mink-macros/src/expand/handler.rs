@@ -33,7 +33,7 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
     };
     check::no_generics(&mut cx, &block.generics, "an aggregate");
     let handlers = ast::handler_methods(&mut cx, &block);
-    check::unique_handlers(&mut cx, &handlers);
+    let handlers = check::unique_handlers(&mut cx, handlers);
     let output = stripped(&block);
     let errors = cx.into_compile_errors();
     let impls = handlers.iter().map(|h| handler_impl(&block, h));
@@ -52,28 +52,44 @@ fn handler_impl(block: &ItemImpl, h: &HandlerMethod<'_>) -> TokenStream {
     let method_name = method.to_string();
     let agg_name = format!("::{}", quote!(#agg)).replace(' ', "");
     let cmd_name = quote!(#cmd).to_string().replace(' ', "");
-    // Spanned on the user's argument type, so a command of another
-    // aggregate is reported there.
+    // Each check is spanned on the user's tokens it is about: a command of
+    // another aggregate on the argument type, a wrong return type on the
+    // return type, and a second handler for one command (rustc's
+    // "conflicting implementations") on both methods. Only the impl's
+    // own tokens carry the method's span: spanning its items too would
+    // repeat a wrong return type's error once per use of `Self::Error`.
     let assert_command = quote_spanned! {cmd.span()=>
         ::mink::__private::assert_command_for::<#cmd, #agg>();
     };
+    let error_type = quote_spanned! {output.span()=>
+        <#output as ::mink::__private::HandlerOutput<#agg>>::Error
+    };
+    let into_events = quote_spanned! {output.span()=>
+        ::mink::__private::HandlerOutput::<#agg>::into_events
+    };
+    let body = quote! {
+        type Error = #error_type;
+
+        fn handle(
+            &self,
+            __command: #cmd,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<<#agg as ::mink::__private::Aggregate>::Event>,
+            Self::Error,
+        > {
+            #assert_command
+            #into_events(<#agg>::#method(self, __command))
+        }
+    };
+    let handles_impl = quote_spanned! {h.method.sig.span()=>
+        #[automatically_derived]
+        impl ::mink::__private::Handles<#cmd> for #agg {
+            #body
+        }
+    };
     quote! {
         const _: () = {
-            #[automatically_derived]
-            impl ::mink::__private::Handles<#cmd> for #agg {
-                type Error = <#output as ::mink::__private::HandlerOutput<#agg>>::Error;
-
-                fn handle(
-                    &self,
-                    __command: #cmd,
-                ) -> ::core::result::Result<
-                    ::std::vec::Vec<<#agg as ::mink::__private::Aggregate>::Event>,
-                    Self::Error,
-                > {
-                    #assert_command
-                    ::mink::__private::HandlerOutput::<#agg>::into_events(#agg::#method(self, __command))
-                }
-            }
+            #handles_impl
 
             ::mink::__private::inventory::submit! {
                 ::mink::__private::HandlerRegistration {

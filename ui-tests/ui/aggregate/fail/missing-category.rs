@@ -1,0 +1,19 @@
+use mink::prelude::*;
+
+#[event]
+pub enum DoorEvent {
+    Opened,
+}
+
+#[derive(Aggregate, Default)]
+#[aggregate(events = DoorEvent)]
+pub struct Door {
+    #[aggregate(id)]
+    id: String,
+}
+
+impl Door {
+    fn apply(&mut self, _event: &DoorEvent) {}
+}
+
+fn main() {}

@@ -1,0 +1,18 @@
+use mink::prelude::*;
+
+#[event]
+pub enum DoorEvent {
+    Opened,
+}
+
+#[derive(Aggregate, Default)]
+#[aggregate(events = DoorEvent, category = "door")]
+pub struct Door {
+    id: String,
+}
+
+impl Door {
+    fn apply(&mut self, _event: &DoorEvent) {}
+}
+
+fn main() {}

@@ -1,0 +1,24 @@
+use mink::prelude::*;
+
+#[event]
+pub enum DoorEvent {
+    Opened,
+}
+
+#[derive(Aggregate, Default)]
+#[aggregate(events = DoorEvent, category = "door")]
+pub struct Door {
+    #[aggregate(id)]
+    id: String,
+}
+
+impl Door {
+    fn apply(&mut self, _event: &DoorEvent) {}
+}
+
+#[command(aggregate = Door)]
+pub enum OpenDoor {
+    Now,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use mink::prelude::*;
+
+#[event]
+pub enum DoorEvent {
+    Opened,
+    #[event(name = "Opened")]
+    OpenedAgain,
+}
+
+fn main() {}

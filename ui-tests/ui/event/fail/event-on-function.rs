@@ -1,0 +1,6 @@
+use mink::prelude::*;
+
+#[event]
+fn opened() {}
+
+fn main() {}

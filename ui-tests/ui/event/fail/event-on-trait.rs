@@ -1,0 +1,6 @@
+use mink::prelude::*;
+
+#[event]
+pub trait Opened {}
+
+fn main() {}

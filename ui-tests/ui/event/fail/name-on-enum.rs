@@ -1,0 +1,8 @@
+use mink::prelude::*;
+
+#[event(name = "DoorEvent")]
+pub enum DoorEvent {
+    Opened,
+}
+
+fn main() {}
