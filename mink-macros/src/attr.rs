@@ -55,7 +55,11 @@ pub(crate) fn unknown_key(
         .unwrap_or_default();
     cx.error_spanned_by(
         &meta.path,
-        format!("unknown `{owner}` attribute `{key}`; {hint}expected one of {list}"),
+        if expected.len() == 1 {
+            format!("unknown `{owner}` attribute `{key}`; the only key here is {list}")
+        } else {
+            format!("unknown `{owner}` attribute `{key}`; {hint}expected one of {list}")
+        },
     );
     skip_value(meta)
 }
