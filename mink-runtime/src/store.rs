@@ -100,13 +100,13 @@ impl ReadFilter {
 
     /// Whether `event` passes the filter.
     pub fn matches(&self, event: &RecordedEvent) -> bool {
-        (self.event_types.is_empty() || self.event_types.iter().any(|t| *t == event.event_type))
+        (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
             && (self.categories.is_empty()
                 || self
                     .categories
                     .iter()
                     .any(|c| c == category_of(&event.stream_id)))
-            && (self.stream_ids.is_empty() || self.stream_ids.iter().any(|s| *s == event.stream_id))
+            && (self.stream_ids.is_empty() || self.stream_ids.contains(&event.stream_id))
     }
 }
 

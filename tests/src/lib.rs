@@ -1,1 +1,3 @@
 //! Shared pieces of the integration tests.
+
+pub mod conformance;
