@@ -120,7 +120,8 @@ impl<S: Serializer> MinkBuilder<S> {
     pub fn layer<L>(mut self, layer: L) -> Self
     where
         L: Layer<BusService> + Send + Sync + 'static,
-        L::Service: Service<CommandEnvelope, Response = CommandResult> + Clone + Send + Sync + 'static,
+        L::Service:
+            Service<CommandEnvelope, Response = CommandResult> + Clone + Send + Sync + 'static,
         <L::Service as Service<CommandEnvelope>>::Error: Into<BoxError>,
         <L::Service as Service<CommandEnvelope>>::Future: Send + 'static,
     {

@@ -113,8 +113,8 @@ fn derives(item: &ItemStruct) -> TokenStream {
     if !has[2] {
         list.push(quote!(::mink::__private::serde::Deserialize));
     }
-    let serde_crate = (!has[1] || !has[2])
-        .then(|| quote!(#[serde(crate = "::mink::__private::serde")]));
+    let serde_crate =
+        (!has[1] || !has[2]).then(|| quote!(#[serde(crate = "::mink::__private::serde")]));
     if list.is_empty() {
         return TokenStream::new();
     }

@@ -18,8 +18,10 @@ pub(crate) trait ErasedCommand: Send + Sync {
     fn idempotency_key(&self) -> Option<String>;
     fn to_json(&self) -> Result<Vec<u8>, BoxError>;
     fn clone_box(&self) -> Box<dyn ErasedCommand>;
-    fn execute(self: Box<Self>, context: Context)
-    -> BoxFuture<'static, Result<CommandResult, BoxError>>;
+    fn execute(
+        self: Box<Self>,
+        context: Context,
+    ) -> BoxFuture<'static, Result<CommandResult, BoxError>>;
 }
 
 /// Runs a typed command against the application it was dispatched on.

@@ -35,7 +35,9 @@ pub use self::metrics::{COMMAND_DURATION_SECONDS, COMMANDS_TOTAL, MetricsLayer, 
 pub use self::recovery::{RecoveryLayer, RecoveryService};
 pub use self::tenant::{TenantLayer, TenantService};
 pub use self::trace::{TracingLayer, TracingService};
-pub use self::validation::{Validate, ValidationErrors, ValidationLayer, ValidationService, Violation};
+pub use self::validation::{
+    Validate, ValidationErrors, ValidationLayer, ValidationService, Violation,
+};
 
 use crate::command::CommandResult;
 use crate::error::BoxError;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
 use super::{Claim, IdempotencyStore};
@@ -32,6 +33,25 @@ fn ms(d: Duration) -> i64 {
 }
 
 impl SqliteIdempotencyStore {
+    /// Opens (or creates) the database file at `path` with a pool of its
+    /// own, in WAL mode, and creates the table when missing. The file may be
+    /// the event store's own.
+    pub async fn open(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(10));
+        // One connection: claims from this process queue here instead of
+        // contending for SQLite's write lock.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(Error::backend)?;
+        SqliteIdempotencyStore::new(pool).await
+    }
+
     /// Uses `pool`, creating the table when missing.
     pub async fn new(pool: SqlitePool) -> Result<Self> {
         sqlx::query(CREATE)
