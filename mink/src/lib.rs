@@ -3,7 +3,7 @@
 //! Event sourcing and CQRS for Rust. Annotate plain domain types; the macros
 //! generate the wiring and the compiler checks it.
 //!
-//! ```
+//! ```rust,standalone_crate
 //! use mink::prelude::*;
 //!
 //! #[event]
@@ -125,3 +125,8 @@ pub mod __private {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The command bus guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide/command-bus.md")]
+pub struct GuideCommandBus;
