@@ -1,5 +1,271 @@
-//! The PostgreSQL event store. (Being written.)
+//! The PostgreSQL event store, for production (feature `postgres`).
+//!
+//! Events live in one plain table, `<schema>.events` (default schema
+//! `mink`), created by embedded sqlx migrations and readable with `psql`.
+//!
+//! - **Appends** are one SQL statement per call, whatever the number of
+//!   streams and events. Optimistic concurrency comes from the unique
+//!   `(stream_id, version)` constraint; there is no global or advisory lock
+//!   on the write path (`docs/adr/005-concurrency-control.md`).
+//! - **The global log** is ordered by [`Position`]`{ commit, event }`:
+//!   `commit` is the writing transaction's id (`xid8`), `event` the row's
+//!   identity value. Readers only see transactions older than every running
+//!   one, so a transaction that commits late is delivered late, never skipped
+//!   (`docs/adr/004-global-ordering.md`). The price: a long transaction
+//!   anywhere in the database holds readers of the log back until it ends.
+//!   Stream reads are not held back.
+//! - **Payloads must be JSON.** They are stored as `jsonb`, so a non-JSON
+//!   payload is refused with [`Error::InvalidInput`] and nothing is written.
+//!   What is read back is the same JSON value re-serialized compactly, not
+//!   the same bytes: PostgreSQL drops insignificant whitespace and reorders
+//!   object keys. JSON serializers (the default) read it back unchanged.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # use mink_runtime::{adapters::postgres::PostgresStore, EventStore, ExpectedVersion, NewEvent};
+//! # async fn demo() -> mink_runtime::Result<()> {
+//! let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/app").await?;
+//! store
+//!     .append_to_stream(
+//!         "order-1",
+//!         ExpectedVersion::NoStream,
+//!         vec![NewEvent::json("Created", &serde_json::json!({ "customer": "c-7" }))?],
+//!     )
+//!     .await?;
+//! # Ok(()) }
+//! ```
 
-/// The PostgreSQL event store.
-#[derive(Debug)]
-pub struct PostgresStore;
+mod append;
+mod builder;
+mod rows;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgConnection, PgPool};
+
+use crate::error::{Error, Result};
+use crate::event::{Position, RecordedEvent};
+use crate::store::{AppendResult, EventStore, Limits, ReadAll, StreamAppend, StreamInfo};
+
+use append::{Attempt, EncodedAppend, map_error};
+use rows::{decode_event, signed, unsigned};
+use sql::Statements;
+
+pub use builder::{DEFAULT_SCHEMA, PostgresStoreBuilder};
+
+/// The sqlx this store is built with, so callers can use [`PostgresStore::pool`]
+/// and open transactions for [`PostgresStore::append_to_streams_in`] without
+/// depending on a matching sqlx themselves.
+pub use sqlx;
+
+/// How many times an append whose expectations still hold runs again after
+/// losing a race on the `(stream_id, version)` constraint. Each lost race
+/// means another append committed, so the log made progress meanwhile.
+const MAX_APPEND_ATTEMPTS: usize = 64;
+
+/// An [`EventStore`] on PostgreSQL. Cloning is cheap and shares the pool.
+///
+/// See the [module documentation](self) for the table, the ordering of the
+/// global log and the JSON requirement on payloads.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    statements: Arc<Statements>,
+    schema: Arc<str>,
+    limits: Limits,
+}
+
+impl PostgresStore {
+    /// Connects to `url` with default settings: schema `mink`, migrations
+    /// applied, a pool of up to 10 connections, default [`Limits`].
+    pub async fn connect(url: &str) -> Result<PostgresStore> {
+        PostgresStoreBuilder::new(url).build().await
+    }
+
+    /// Settings for a store on the database at `url`.
+    pub fn builder(url: impl Into<String>) -> PostgresStoreBuilder {
+        PostgresStoreBuilder::new(url)
+    }
+
+    /// The connection pool, for work that belongs next to the events (read
+    /// models, checkpoints) or for opening a transaction to pass to
+    /// [`append_to_streams_in`](Self::append_to_streams_in).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The schema holding the store's tables.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The input bounds this store enforces.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Appends inside a transaction the caller controls, so that other
+    /// writes (an inline projection, an outbox row) commit or roll back
+    /// together with the events. The events are not written until the
+    /// caller commits.
+    ///
+    /// Same single statement and checks as
+    /// [`append_to_streams`](EventStore::append_to_streams), with one
+    /// difference: a lost race cannot be retried here, because the failed
+    /// statement aborts the caller's transaction. It is reported as
+    /// [`Error::ConcurrencyConflict`] on the first stream whose expectation
+    /// no longer holds, or else on the first stream of the call; roll back
+    /// and run the whole transaction again.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # use mink_runtime::{adapters::postgres::PostgresStore, ExpectedVersion, NewEvent, StreamAppend};
+    /// # async fn demo(store: &PostgresStore) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut tx = store.pool().begin().await?;
+    /// let appends = vec![StreamAppend::new(
+    ///     "order-1",
+    ///     ExpectedVersion::Exact(3),
+    ///     vec![NewEvent::new("Shipped", b"{}".to_vec())],
+    /// )];
+    /// store.append_to_streams_in(&mut tx, appends).await?;
+    /// // … update a read model on `tx` …
+    /// tx.commit().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn append_to_streams_in(
+        &self,
+        conn: &mut PgConnection,
+        appends: Vec<StreamAppend>,
+    ) -> Result<AppendResult> {
+        self.limits.check_appends(&appends)?;
+        let encoded = EncodedAppend::new(&appends)?;
+        match append::run_once(conn, &self.statements, &appends, &encoded).await {
+            Attempt::Done(result) => result,
+            Attempt::DuplicateEventId => Err(self.duplicate_event_id(&encoded).await),
+            Attempt::LostRace => {
+                let versions =
+                    append::current_versions(&self.pool, &self.statements, &appends).await?;
+                Err(
+                    append::first_conflict(&appends, &versions).unwrap_or_else(|| {
+                        Error::ConcurrencyConflict {
+                            stream: appends[0].stream_id.clone(),
+                            expected: appends[0].expected,
+                            actual: versions[0],
+                        }
+                    }),
+                )
+            }
+        }
+    }
+
+    /// The error for an append whose event id is already stored, naming it.
+    async fn duplicate_event_id(&self, encoded: &EncodedAppend) -> Error {
+        match append::stored_event_id(&self.pool, &self.statements, encoded).await {
+            Ok(Some(id)) => Error::invalid("event_id", format!("event {id} is already stored")),
+            Ok(None) => Error::invalid("event_id", "an event id of this append is already stored"),
+            Err(e) => e,
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for PostgresStore {
+    async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
+        self.limits.check_appends(&appends)?;
+        let encoded = EncodedAppend::new(&appends)?;
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let mut conn = self.pool.acquire().await.map_err(Error::backend)?;
+            match append::run_once(&mut conn, &self.statements, &appends, &encoded).await {
+                Attempt::Done(result) => return result,
+                Attempt::DuplicateEventId => return Err(self.duplicate_event_id(&encoded).await),
+                Attempt::LostRace => {
+                    drop(conn);
+                    let versions =
+                        append::current_versions(&self.pool, &self.statements, &appends).await?;
+                    if let Some(conflict) = append::first_conflict(&appends, &versions) {
+                        return Err(conflict);
+                    }
+                    // Every expectation still holds (`Any`, `StreamExists`, or
+                    // a strict one on a stream nobody raced on): run again.
+                }
+            }
+        }
+        Err(Error::backend(format!(
+            "append to `{}` lost the race on its stream versions {MAX_APPEND_ATTEMPTS} times in a row",
+            appends[0].stream_id
+        )))
+    }
+
+    async fn read_stream_forward(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        self.limits.check_stream_id(stream_id)?;
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.read_stream)))
+            .bind(stream_id)
+            .bind(signed(from_version.max(1)))
+            .bind(signed(limit as u64))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_error)?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn read_all_forward(&self, request: ReadAll) -> Result<Vec<RecordedEvent>> {
+        if request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let filter = &request.filter;
+        let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.read_all)))
+            // xid8 has no cast from bigint; text carries the full u64.
+            .bind(request.after.commit.to_string())
+            .bind(signed(request.after.event))
+            .bind(&filter.event_types)
+            .bind(&filter.categories)
+            .bind(&filter.stream_ids)
+            .bind(signed(request.limit as u64))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_error)?;
+        rows.iter().map(decode_event).collect()
+    }
+
+    async fn stream_info(&self, stream_id: &str) -> Result<Option<StreamInfo>> {
+        self.limits.check_stream_id(stream_id)?;
+        let row: Option<(i64, DateTime<Utc>, DateTime<Utc>)> =
+            sqlx::query_as(AssertSqlSafe(Arc::clone(&self.statements.stream_info)))
+                .bind(stream_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_error)?;
+        Ok(row.map(|(version, created_at, updated_at)| StreamInfo {
+            stream_id: stream_id.to_owned(),
+            version: unsigned(version),
+            created_at,
+            updated_at,
+        }))
+    }
+
+    async fn head_position(&self) -> Result<Position> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as(AssertSqlSafe(Arc::clone(&self.statements.head_position)))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_error)?;
+        Ok(row.map_or(Position::START, |(commit, event)| Position {
+            commit: unsigned(commit),
+            event: unsigned(event),
+        }))
+    }
+}

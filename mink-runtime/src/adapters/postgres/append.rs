@@ -1,0 +1,255 @@
+//! The write path: encoding an append call as the arrays of its one
+//! statement, running it, and reading its outcome
+//! (docs/adr/005-concurrency-control.md).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::{AssertSqlSafe, Row};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::event::ExpectedVersion;
+use crate::store::{AppendResult, AppendedStream, StreamAppend};
+
+use super::rows::{signed, unsigned};
+use super::sql::Statements;
+
+/// The name of the constraint that makes a racing writer lose.
+const STREAM_VERSION_UNIQUE: &str = "events_stream_version_unique";
+/// The name of the constraint that keeps event ids unique.
+const EVENT_ID_UNIQUE: &str = "events_event_id_unique";
+
+/// An append call as the parallel arrays the statement unnests.
+#[derive(Debug, Default)]
+pub(crate) struct EncodedAppend {
+    stream_ids: Vec<String>,
+    expected_kinds: Vec<i32>,
+    expected_versions: Vec<i64>,
+    event_streams: Vec<i64>,
+    event_ids: Vec<Uuid>,
+    event_types: Vec<String>,
+    schema_versions: Vec<i32>,
+    payloads: Vec<String>,
+    metadata: Vec<String>,
+}
+
+/// How `sql::append` spells an [`ExpectedVersion`]: kind and version.
+fn expectation(expected: ExpectedVersion) -> (i32, i64) {
+    match expected {
+        ExpectedVersion::Any => (0, 0),
+        ExpectedVersion::NoStream => (1, 0),
+        ExpectedVersion::StreamExists => (2, 0),
+        // A version beyond `bigint` is never a stream's version: -1 never
+        // matches either, so the statement reports the real one.
+        ExpectedVersion::Exact(v) => (3, i64::try_from(v).unwrap_or(-1)),
+    }
+}
+
+impl EncodedAppend {
+    /// Encodes `appends`, refusing what this store cannot keep: payloads that
+    /// are not JSON, schema versions beyond `i32::MAX`, an event id given
+    /// twice. Runs after `Limits::check_appends`.
+    pub(crate) fn new(appends: &[StreamAppend]) -> Result<EncodedAppend> {
+        let mut out = EncodedAppend::default();
+        let mut seen = HashSet::new();
+        for (index, append) in appends.iter().enumerate() {
+            let (kind, version) = expectation(append.expected);
+            out.stream_ids.push(append.stream_id.clone());
+            out.expected_kinds.push(kind);
+            out.expected_versions.push(version);
+            for event in &append.events {
+                if !seen.insert(event.event_id) {
+                    return Err(Error::invalid(
+                        "event_id",
+                        format!("event {} appears twice in one append", event.event_id),
+                    ));
+                }
+                let payload = json_text(&event.payload).map_err(|reason| {
+                    Error::invalid(
+                        "payload",
+                        format!(
+                            "event {} of type `{}` is not JSON ({reason}); the PostgreSQL \
+                             store keeps payloads as jsonb",
+                            event.event_id, event.event_type
+                        ),
+                    )
+                })?;
+                let schema_version = i32::try_from(event.schema_version).map_err(|_| {
+                    Error::invalid(
+                        "schema_version",
+                        format!(
+                            "{} (event {}) is larger than {}",
+                            event.schema_version,
+                            event.event_id,
+                            i32::MAX
+                        ),
+                    )
+                })?;
+                let metadata =
+                    serde_json::to_string(&event.metadata).map_err(|e| Error::Serialization {
+                        event_type: event.event_type.clone(),
+                        source: Box::new(e),
+                    })?;
+                out.event_streams.push(signed(index as u64 + 1));
+                out.event_ids.push(event.event_id);
+                out.event_types.push(event.event_type.clone());
+                out.schema_versions.push(schema_version);
+                out.payloads.push(payload);
+                out.metadata.push(metadata);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The payload as text, when it is one JSON value.
+fn json_text(payload: &[u8]) -> std::result::Result<String, String> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|e| e.to_string())?;
+    String::from_utf8(payload.to_vec()).map_err(|e| e.to_string())
+}
+
+/// How one run of the append statement ended.
+pub(crate) enum Attempt {
+    /// Written (or refused up front, which is reported as an error).
+    Done(Result<AppendResult>),
+    /// Another writer took a version this call wanted: look again.
+    LostRace,
+    /// An event id of the call is already stored.
+    DuplicateEventId,
+}
+
+/// Runs the append statement once on `conn`.
+pub(crate) async fn run_once(
+    conn: &mut PgConnection,
+    statements: &Statements,
+    appends: &[StreamAppend],
+    encoded: &EncodedAppend,
+) -> Attempt {
+    let rows = sqlx::query(AssertSqlSafe(Arc::clone(&statements.append)))
+        .bind(&encoded.stream_ids)
+        .bind(&encoded.expected_kinds)
+        .bind(&encoded.expected_versions)
+        .bind(&encoded.event_streams)
+        .bind(&encoded.event_ids)
+        .bind(&encoded.event_types)
+        .bind(&encoded.schema_versions)
+        .bind(&encoded.payloads)
+        .bind(&encoded.metadata)
+        .fetch_all(conn)
+        .await;
+    match rows {
+        Ok(rows) => Attempt::Done(outcome(appends, &rows)),
+        Err(e) if violates(&e, STREAM_VERSION_UNIQUE) => Attempt::LostRace,
+        Err(e) if violates(&e, EVENT_ID_UNIQUE) => Attempt::DuplicateEventId,
+        Err(e) => Attempt::Done(Err(map_error(e))),
+    }
+}
+
+/// Reads the statement's per-stream rows into the call's result, or the
+/// conflict of the first refused stream.
+fn outcome(appends: &[StreamAppend], rows: &[PgRow]) -> Result<AppendResult> {
+    let mut result = AppendResult {
+        streams: Vec::with_capacity(appends.len()),
+    };
+    if rows.len() != appends.len() {
+        return Err(Error::backend(format!(
+            "the append statement returned {} rows for {} streams",
+            rows.len(),
+            appends.len()
+        )));
+    }
+    for (append, row) in appends.iter().zip(rows) {
+        let actual: i64 = row.try_get(1).map_err(Error::backend)?;
+        let refused: bool = row.try_get(2).map_err(Error::backend)?;
+        let written: i64 = row.try_get(3).map_err(Error::backend)?;
+        let actual = unsigned(actual);
+        if refused {
+            return Err(Error::ConcurrencyConflict {
+                stream: append.stream_id.clone(),
+                expected: append.expected,
+                actual,
+            });
+        }
+        let written = unsigned(written);
+        result.streams.push(AppendedStream {
+            stream_id: append.stream_id.clone(),
+            first_version: if written > 0 { actual + 1 } else { actual },
+            last_version: actual + written,
+        });
+    }
+    Ok(result)
+}
+
+/// The current version of each stream of `appends` (0: none), in request
+/// order, read outside any transaction of the caller. Used after a lost race
+/// to tell a real conflict from a call that may simply run again.
+pub(crate) async fn current_versions(
+    pool: &PgPool,
+    statements: &Statements,
+    appends: &[StreamAppend],
+) -> Result<Vec<u64>> {
+    let ids: Vec<&str> = appends.iter().map(|a| a.stream_id.as_str()).collect();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as(AssertSqlSafe(Arc::clone(&statements.stream_versions)))
+            .bind(&ids)
+            .fetch_all(pool)
+            .await
+            .map_err(map_error)?;
+    let versions: HashMap<String, i64> = rows.into_iter().collect();
+    Ok(appends
+        .iter()
+        .map(|a| versions.get(&a.stream_id).copied().map_or(0, unsigned))
+        .collect())
+}
+
+/// The conflict of the first stream whose expectation `versions` no longer
+/// meets, if any.
+pub(crate) fn first_conflict(appends: &[StreamAppend], versions: &[u64]) -> Option<Error> {
+    appends
+        .iter()
+        .zip(versions)
+        .find(|(a, actual)| !a.expected.accepts(**actual))
+        .map(|(a, actual)| Error::ConcurrencyConflict {
+            stream: a.stream_id.clone(),
+            expected: a.expected,
+            actual: *actual,
+        })
+}
+
+/// The id of an event of `encoded` that is already stored, if any; used to
+/// name the event in the error.
+pub(crate) async fn stored_event_id(
+    pool: &PgPool,
+    statements: &Statements,
+    encoded: &EncodedAppend,
+) -> Result<Option<Uuid>> {
+    sqlx::query_scalar(AssertSqlSafe(Arc::clone(&statements.existing_event_ids)))
+        .bind(&encoded.event_ids)
+        .fetch_optional(pool)
+        .await
+        .map_err(map_error)
+}
+
+/// Whether `err` is a unique violation of `constraint`.
+fn violates(err: &sqlx::Error, constraint: &str) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint)
+        }
+        _ => false,
+    }
+}
+
+/// Maps a sqlx error to the runtime's: data PostgreSQL refuses to store
+/// (SQLSTATE class 22, e.g. a NUL character in text or `\u0000` in jsonb)
+/// is invalid input; the rest is a backend failure.
+pub(crate) fn map_error(err: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &err
+        && db.code().is_some_and(|c| c.starts_with("22"))
+    {
+        return Error::invalid("input", format!("PostgreSQL refused it: {}", db.message()));
+    }
+    Error::backend(err)
+}

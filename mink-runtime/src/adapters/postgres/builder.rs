@@ -1,0 +1,230 @@
+//! Configuring and opening a [`PostgresStore`].
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::error::{Error, Result};
+use crate::store::Limits;
+
+use super::PostgresStore;
+use super::sql::Statements;
+
+/// The schema a store uses unless told otherwise.
+pub const DEFAULT_SCHEMA: &str = "mink";
+
+/// The embedded migrations of `mink-runtime/migrations/postgres`.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Settings of a [`PostgresStore`]: where to connect, the connection pool,
+/// the schema holding the tables, input limits and whether to migrate.
+///
+/// Start from [`PostgresStore::builder`] and finish with
+/// [`build`](PostgresStoreBuilder::build).
+///
+/// # Examples
+///
+/// ```no_run
+/// # use std::time::Duration;
+/// # use mink_runtime::adapters::postgres::PostgresStore;
+/// # async fn open() -> mink_runtime::Result<PostgresStore> {
+/// let store = PostgresStore::builder("postgres://postgres@127.0.0.1:5432/app")
+///     .schema("billing")
+///     .max_connections(20)
+///     .acquire_timeout(Duration::from_secs(5))
+///     .build()
+///     .await?;
+/// # Ok(store) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PostgresStoreBuilder {
+    url: String,
+    connect_options: Option<PgConnectOptions>,
+    schema: String,
+    max_connections: u32,
+    min_connections: u32,
+    acquire_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    limits: Limits,
+    run_migrations: bool,
+}
+
+impl PostgresStoreBuilder {
+    /// Settings for the database at `url` (`postgres://user@host:port/db`),
+    /// with the defaults listed on each setter.
+    pub fn new(url: impl Into<String>) -> Self {
+        PostgresStoreBuilder {
+            url: url.into(),
+            connect_options: None,
+            schema: DEFAULT_SCHEMA.to_owned(),
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_lifetime: Some(Duration::from_secs(1800)),
+            limits: Limits::default(),
+            run_migrations: true,
+        }
+    }
+
+    /// Settings for a database described by sqlx connect options instead of
+    /// a URL (TLS files, sockets, application name, …).
+    pub fn from_connect_options(options: PgConnectOptions) -> Self {
+        PostgresStoreBuilder {
+            connect_options: Some(options),
+            ..PostgresStoreBuilder::new(String::new())
+        }
+    }
+
+    /// The schema holding the tables, including sqlx's `_sqlx_migrations`.
+    /// Default: `mink`. Lowercase ASCII letters, digits and `_`, not starting
+    /// with a digit, at most 63 bytes.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// Most connections the pool opens. Default: 10.
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Connections the pool keeps open even when idle. Default: 0.
+    pub fn min_connections(mut self, min: u32) -> Self {
+        self.min_connections = min;
+        self
+    }
+
+    /// How long a call waits for a free connection before failing with
+    /// [`Error::Backend`]. Default: 30 s.
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// How long an idle connection is kept above `min_connections`
+    /// (`None`: forever). Default: 10 min.
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.idle_timeout = timeout.into();
+        self
+    }
+
+    /// How long a connection lives before it is replaced (`None`: forever).
+    /// Default: 30 min.
+    pub fn max_lifetime(mut self, lifetime: impl Into<Option<Duration>>) -> Self {
+        self.max_lifetime = lifetime.into();
+        self
+    }
+
+    /// Input bounds checked before anything is written. Default:
+    /// [`Limits::default`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Whether [`build`](Self::build) creates the schema and applies the
+    /// embedded migrations (a no-op when they are already applied). Turn it
+    /// off when migrations are run by a deployment step. Default: on.
+    pub fn run_migrations(mut self, run: bool) -> Self {
+        self.run_migrations = run;
+        self
+    }
+
+    /// Opens the pool, migrates when asked to, and returns the store.
+    ///
+    /// Fails with [`Error::Configuration`] for a malformed URL or schema
+    /// name, and [`Error::Backend`] when the database cannot be reached or
+    /// a migration fails.
+    pub async fn build(self) -> Result<PostgresStore> {
+        check_schema_name(&self.schema)?;
+        let options = match self.connect_options {
+            Some(options) => options,
+            None => PgConnectOptions::from_str(&self.url)
+                .map_err(|e| Error::Configuration(format!("invalid PostgreSQL URL: {e}")))?,
+        };
+        // Unqualified names in the migrations, and sqlx's own migrations
+        // table, land in the store's schema. The store's statements qualify
+        // their names (see `sql.rs`), so they do not depend on this.
+        let options = options.options([("search_path", self.schema.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .min_connections(self.min_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .idle_timeout(self.idle_timeout)
+            .max_lifetime(self.max_lifetime)
+            // A connection that died with the server is noticed and replaced
+            // here, so the pool recovers from a restart on its own.
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await
+            .map_err(Error::backend)?;
+        if self.run_migrations {
+            let created = sqlx::query(AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                self.schema
+            )))
+            .execute(&pool)
+            .await;
+            match created {
+                Ok(_) => {}
+                // Two stores created the schema at the same moment: it exists.
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {}
+                Err(e) => return Err(Error::backend(e)),
+            }
+            MIGRATOR.run(&pool).await.map_err(Error::backend)?;
+        }
+        Ok(PostgresStore {
+            pool,
+            statements: Arc::new(Statements::new(&self.schema)),
+            schema: self.schema.into(),
+            limits: self.limits,
+        })
+    }
+}
+
+/// Refuses schema names that would need quoting, so they can be spliced
+/// into SQL text and connection options as they are.
+pub(crate) fn check_schema_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if first_ok && rest_ok && name.len() <= 63 {
+        Ok(())
+    } else {
+        Err(Error::Configuration(format!(
+            "schema name `{name}` must be 1 to 63 lowercase ASCII letters, digits or `_`, \
+             not starting with a digit"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names() {
+        for ok in ["mink", "_x", "mink_test_0af3", "a1"] {
+            assert!(check_schema_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "Mink",
+            "a-b",
+            "a b",
+            "x\"; drop",
+            &"a".repeat(64),
+        ] {
+            assert!(check_schema_name(bad).is_err(), "{bad}");
+        }
+    }
+}

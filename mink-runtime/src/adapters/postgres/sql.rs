@@ -1,0 +1,137 @@
+//! The SQL text of the PostgreSQL store, qualified with the store's schema.
+//!
+//! Names are qualified rather than left to `search_path`, so the statements
+//! also work on a connection the caller opened (for example a transaction
+//! that writes a read model next to the events).
+
+use std::sync::Arc;
+
+/// The columns every read returns, in the order `rows::decode_event` expects.
+const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text::bigint AS commit, \
+     position, event_type, schema_version, payload::text, metadata, created_at";
+
+/// Only rows of transactions older than every running one are readable in the
+/// global log: their set can no longer grow (docs/adr/004-global-ordering.md).
+const VISIBLE: &str = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+
+/// Every statement the store runs, built once per store.
+#[derive(Debug)]
+pub(crate) struct Statements {
+    pub(crate) append: Arc<str>,
+    pub(crate) stream_versions: Arc<str>,
+    pub(crate) existing_event_ids: Arc<str>,
+    pub(crate) read_stream: Arc<str>,
+    pub(crate) read_all: Arc<str>,
+    pub(crate) stream_info: Arc<str>,
+    pub(crate) head_position: Arc<str>,
+}
+
+impl Statements {
+    /// Statements on the tables of `schema`, a name already checked by
+    /// `builder::check_schema_name` (so it needs no quoting).
+    pub(crate) fn new(schema: &str) -> Statements {
+        let events = format!("{schema}.events");
+        Statements {
+            append: append(&events).into(),
+            stream_versions: format!(
+                "SELECT stream_id, max(version) FROM {events} \
+                 WHERE stream_id = ANY($1::text[]) GROUP BY stream_id"
+            )
+            .into(),
+            existing_event_ids: format!(
+                "SELECT event_id FROM {events} WHERE event_id = ANY($1::uuid[]) LIMIT 1"
+            )
+            .into(),
+            read_stream: format!(
+                "SELECT {EVENT_COLUMNS} FROM {events} \
+                 WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"
+            )
+            .into(),
+            read_all: format!(
+                "SELECT {EVENT_COLUMNS} FROM {events} \
+                 WHERE {VISIBLE} \
+                   AND (transaction_id, position) > ($1::text::xid8, $2::bigint) \
+                   AND (cardinality($3::text[]) = 0 OR event_type = ANY($3::text[])) \
+                   AND (cardinality($4::text[]) = 0 OR split_part(stream_id, '-', 1) = ANY($4::text[])) \
+                   AND (cardinality($5::text[]) = 0 OR stream_id = ANY($5::text[])) \
+                 ORDER BY transaction_id, position LIMIT $6"
+            )
+            .into(),
+            stream_info: format!(
+                "SELECT last.version, first.created_at, last.created_at FROM \
+                 (SELECT version, created_at FROM {events} WHERE stream_id = $1 \
+                  ORDER BY version DESC LIMIT 1) AS last, \
+                 (SELECT created_at FROM {events} WHERE stream_id = $1 \
+                  ORDER BY version LIMIT 1) AS first"
+            )
+            .into(),
+            head_position: format!(
+                "SELECT transaction_id::text::bigint, position FROM {events} \
+                 WHERE {VISIBLE} ORDER BY transaction_id DESC, position DESC LIMIT 1"
+            )
+            .into(),
+        }
+    }
+}
+
+/// The one statement of an append call, whatever the number of streams and
+/// events (docs/adr/005-concurrency-control.md).
+///
+/// Parameters, one array element per stream:
+/// `$1` stream ids, `$2` expectation kind (see `append::ExpectationKind`),
+/// `$3` expected version (for `Exact`);
+/// and one element per event: `$4` 1-based index of its stream in `$1`,
+/// `$5` event id, `$6` type, `$7` schema version, `$8` payload (JSON text),
+/// `$9` metadata (JSON text).
+///
+/// It reads each stream's version, refuses the whole call when any
+/// expectation fails (nothing is inserted), and otherwise numbers the events
+/// after each stream's version. A writer that raced ahead makes the insert
+/// hit `events_stream_version_unique`. The result has one row per stream, in
+/// request order: id, version before the call, whether it was refused, and
+/// the number of events written to it.
+fn append(events: &str) -> String {
+    format!(
+        "WITH request AS (
+    SELECT r.stream_id, r.expected_kind, r.expected_version, r.ord
+    FROM unnest($1::text[], $2::int[], $3::bigint[])
+         WITH ORDINALITY AS r(stream_id, expected_kind, expected_version, ord)
+),
+stream_state AS (
+    SELECT q.stream_id, q.expected_kind, q.expected_version, q.ord,
+           COALESCE((SELECT max(e.version) FROM {events} e WHERE e.stream_id = q.stream_id), 0)
+               AS actual
+    FROM request q
+),
+refused AS (
+    SELECT s.ord FROM stream_state s
+    WHERE NOT CASE s.expected_kind
+        WHEN 0 THEN true
+        WHEN 1 THEN s.actual = 0
+        WHEN 2 THEN s.actual > 0
+        ELSE s.actual = s.expected_version
+    END
+),
+incoming AS (
+    SELECT n.stream_ord, n.event_id, n.event_type, n.schema_version, n.payload, n.metadata, n.ord
+    FROM unnest($4::bigint[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::text[])
+         WITH ORDINALITY AS n(stream_ord, event_id, event_type, schema_version, payload, metadata, ord)
+),
+written AS (
+    INSERT INTO {events} (event_id, stream_id, version, event_type, schema_version, payload, metadata)
+    SELECT i.event_id, s.stream_id,
+           s.actual + row_number() OVER (PARTITION BY i.stream_ord ORDER BY i.ord),
+           i.event_type, i.schema_version, i.payload::jsonb, i.metadata::jsonb
+    FROM incoming i JOIN stream_state s ON s.ord = i.stream_ord
+    WHERE NOT EXISTS (SELECT 1 FROM refused)
+    ORDER BY i.ord
+    RETURNING stream_id
+)
+SELECT s.stream_id,
+       s.actual,
+       EXISTS (SELECT 1 FROM refused f WHERE f.ord = s.ord) AS refused,
+       (SELECT count(*) FROM written w WHERE w.stream_id = s.stream_id) AS written
+FROM stream_state s
+ORDER BY s.ord"
+    )
+}
