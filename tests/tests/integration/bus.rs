@@ -663,7 +663,6 @@ async fn idempotency_sqlite_sixteen_concurrent_duplicates_run_once() {
     sixteen_duplicates_run_once(Arc::new(store), "i-sqlite").await;
 }
 
-#[cfg(any())] // TEMP until the PostgreSQL store lands
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idempotency_postgres_sixteen_concurrent_duplicates_run_once() {
     let Ok(url) = std::env::var("MINK_TEST_POSTGRES_URL") else {
@@ -683,9 +682,8 @@ async fn idempotency_postgres_sixteen_concurrent_duplicates_run_once() {
     sqlx_drop_schema(&pg, &schema).await;
 }
 
-#[cfg(any())]
 async fn sqlx_drop_schema(pg: &mink::PostgresStore, schema: &str) {
-    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
         .execute(pg.pool())
         .await
         .expect("drop the test schema");
