@@ -226,7 +226,10 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
                 price_cents,
             })
             .await?;
-        println!("added     {qty} x {sku} at {price_cents} cents -> version {}", r.version);
+        println!(
+            "added     {qty} x {sku} at {price_cents} cents -> version {}",
+            r.version
+        );
     }
 
     let r = app
@@ -245,7 +248,9 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
         .await
     {
         Err(mink::DispatchError::Rejected(e)) => println!("refused   removing piano: {e}"),
-        other => return Err(format!("removing an absent item should be refused, got {other:?}").into()),
+        other => {
+            return Err(format!("removing an absent item should be refused, got {other:?}").into());
+        }
     }
 
     let r = app

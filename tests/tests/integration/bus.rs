@@ -493,18 +493,18 @@ where
         values: &tracing::span::Record<'_>,
         ctx: tracing_subscriber::layer::Context<'_, S>,
     ) {
-        if let Some(span) = ctx.span(id) {
-            if let Some(fields) = span.extensions_mut().get_mut::<Fields>() {
-                values.record(&mut FieldVisitor(&mut fields.0));
-            }
+        if let Some(span) = ctx.span(id)
+            && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
+        {
+            values.record(&mut FieldVisitor(&mut fields.0));
         }
     }
 
     fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
-        if let Some(span) = ctx.span(&id) {
-            if let Some(fields) = span.extensions_mut().remove::<Fields>() {
-                self.0.lock().unwrap().push(fields.0);
-            }
+        if let Some(span) = ctx.span(&id)
+            && let Some(fields) = span.extensions_mut().remove::<Fields>()
+        {
+            self.0.lock().unwrap().push(fields.0);
         }
     }
 }
@@ -683,10 +683,12 @@ async fn idempotency_postgres_sixteen_concurrent_duplicates_run_once() {
 }
 
 async fn sqlx_drop_schema(pg: &mink::PostgresStore, schema: &str) {
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-        .execute(pg.pool())
-        .await
-        .expect("drop the test schema");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(pg.pool())
+    .await
+    .expect("drop the test schema");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
