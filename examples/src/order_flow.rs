@@ -3,7 +3,16 @@
 //! ```text
 //! cargo run -p mink-examples --bin order-flow
 //! ```
+//!
+//! Events go to `mink-example.db` (SQLite) in the working directory, or to
+//! PostgreSQL when `DATABASE_URL` is set. Look at them with
+//! `sqlite3 mink-example.db 'select * from events'` or
+//! `psql "$DATABASE_URL" -c 'select * from mink.events'`.
 
+use std::sync::Arc;
+
+use mink::bus::{RecoveryLayer, RetryOnConflictLayer, TracingLayer, ValidationLayer};
+use mink::idempotency::{IdempotencyLayer, IdempotencyStore};
 use mink::prelude::*;
 
 /// What can happen to an order.
@@ -198,74 +207,141 @@ impl Order {
     }
 }
 
+impl mink::Validate for AddItem {
+    fn validate(&self) -> Result<(), mink::ValidationErrors> {
+        let mut v = mink::ValidationErrors::new();
+        v.check(self.sku.trim().is_empty(), "sku", "must not be empty");
+        v.check(self.qty == 0, "qty", "must be at least 1");
+        v.into_result()
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let app = Mink::builder().store(InMemoryStore::new()).build().await?;
-    println!("store: in memory");
+    let builder = Mink::builder();
+    let (builder, idempotency): (_, Arc<dyn IdempotencyStore>) = match std::env::var("DATABASE_URL")
+    {
+        Ok(url) => {
+            let store = PostgresStore::connect(&url).await?;
+            let idem =
+                mink::idempotency::PostgresIdempotencyStore::new(store.pool().clone()).await?;
+            println!(
+                "store: PostgreSQL (DATABASE_URL), schema `{}`",
+                store.schema()
+            );
+            (builder.store(store), Arc::new(idem))
+        }
+        Err(_) => {
+            let path = "mink-example.db";
+            let store = SqliteStore::open(path).await?;
+            let idem = mink::idempotency::SqliteIdempotencyStore::open(path).await?;
+            println!("store: SQLite file {path}");
+            (builder.store(store), Arc::new(idem))
+        }
+    };
+    let app = builder
+        .layer(RecoveryLayer)
+        .layer(TracingLayer)
+        .layer(ValidationLayer)
+        .layer(IdempotencyLayer::shared(idempotency))
+        .layer(RetryOnConflictLayer::new())
+        .build()
+        .await?;
     run(&app).await
 }
 
 async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
-    let order_id = format!("{}", std::process::id());
+    // A new order each run, so the example can run again on the same file.
+    let order_id = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
     let id = || order_id.clone();
+    // Everything this checkout causes shares one correlation id.
+    let checkout = || {
+        Context::new()
+            .with_correlation_id(format!("checkout-{order_id}"))
+            .with_user_id("customer-7")
+    };
 
-    let r = app
-        .dispatch(CreateOrder {
-            order_id: id(),
-            customer_id: "customer-7".into(),
-        })
-        .await?;
+    let create = CreateOrder {
+        order_id: id(),
+        customer_id: "customer-7".into(),
+    };
+    let r = app.dispatch_with(create, checkout()).await?;
     println!("created   {} -> version {}", r.stream_id, r.version);
 
     for (sku, qty, price_cents) in [("book", 2, 1_250), ("lamp", 1, 3_900), ("mug", 4, 650)] {
-        let r = app
-            .dispatch(AddItem {
-                order_id: id(),
-                sku: sku.into(),
-                qty,
-                price_cents,
-            })
-            .await?;
-        println!("added     {qty} x {sku} at {price_cents} cents -> version {}", r.version);
+        let add = AddItem {
+            order_id: id(),
+            sku: sku.into(),
+            qty,
+            price_cents,
+        };
+        let ctx = checkout().with_idempotency_key(format!("{order_id}-add-{sku}"));
+        let r = app.dispatch_with(add.clone(), ctx.clone()).await?;
+        println!(
+            "added     {qty} x {sku} at {price_cents} cents -> version {}",
+            r.version
+        );
+        if sku == "book" {
+            // The client retries (say, after a timeout): same key, same
+            // result, and the handler does not run again.
+            let again = app.dispatch_with(add, ctx).await?;
+            let verdict = if again == r {
+                "same result, nothing appended"
+            } else {
+                "a different result"
+            };
+            println!(
+                "retried   {qty} x {sku}: {verdict} (version {})",
+                again.version
+            );
+        }
     }
 
-    let r = app
-        .dispatch(RemoveItem {
-            order_id: id(),
-            sku: "lamp".into(),
-        })
-        .await?;
+    let invalid = AddItem {
+        order_id: id(),
+        sku: " ".into(),
+        qty: 0,
+        price_cents: 1,
+    };
+    match app.dispatch_with(invalid, checkout()).await {
+        Err(mink::DispatchError::Invalid(v)) => println!("refused   {v}"),
+        other => return Err(format!("an invalid command must be refused, got {other:?}").into()),
+    }
+
+    let remove = RemoveItem {
+        order_id: id(),
+        sku: "lamp".into(),
+    };
+    let r = app.dispatch_with(remove, checkout()).await?;
     println!("removed   lamp -> version {}", r.version);
 
-    match app
-        .dispatch(RemoveItem {
-            order_id: id(),
-            sku: "piano".into(),
-        })
-        .await
-    {
+    let absent = RemoveItem {
+        order_id: id(),
+        sku: "piano".into(),
+    };
+    match app.dispatch_with(absent, checkout()).await {
         Err(mink::DispatchError::Rejected(e)) => println!("refused   removing piano: {e}"),
-        other => return Err(format!("removing an absent item should be refused, got {other:?}").into()),
+        other => {
+            return Err(format!("removing an absent item must be refused, got {other:?}").into());
+        }
     }
 
-    let r = app
-        .dispatch(ShipOrder {
-            order_id: id(),
-            tracking: "TRACK-0042".into(),
-        })
-        .await?;
+    let ship = ShipOrder {
+        order_id: id(),
+        tracking: "TRACK-0042".into(),
+    };
+    let r = app.dispatch_with(ship, checkout()).await?;
     println!("shipped   -> version {}", r.version);
 
-    if let Err(e) = app
-        .dispatch(AddItem {
-            order_id: id(),
-            sku: "late".into(),
-            qty: 1,
-            price_cents: 1,
-        })
-        .await
-    {
-        println!("refused   adding after shipping: {e}");
+    let late = AddItem {
+        order_id: id(),
+        sku: "late".into(),
+        qty: 1,
+        price_cents: 1,
+    };
+    match app.dispatch_with(late, checkout()).await {
+        Err(mink::DispatchError::Rejected(e)) => println!("refused   adding after shipping: {e}"),
+        other => return Err(format!("a shipped order must refuse changes, got {other:?}").into()),
     }
 
     let order = app.load_aggregate::<Order>(&id()).await?;
@@ -286,10 +362,11 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
         .await?
     {
         println!(
-            "  v{} {:<17} {}",
+            "  v{} {:<17} {:<44} correlation {}",
             e.version,
             e.event_type,
-            String::from_utf8_lossy(&e.payload)
+            String::from_utf8_lossy(&e.payload),
+            e.metadata.correlation_id.as_deref().unwrap_or("-"),
         );
     }
     Ok(())

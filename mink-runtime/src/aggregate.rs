@@ -192,6 +192,7 @@ impl<A: Aggregate> Tracked<A> {
     /// Marks saved events as committed at `version`.
     pub(crate) fn committed(&mut self, version: u64) {
         self.version = version;
+        self.uncommitted.clear();
     }
 
     /// Puts unsaved events back after a failed save.

@@ -1,9 +1,12 @@
 //! Commands, their handlers, and what dispatching one returns.
 
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::aggregate::{Aggregate, EventOf};
-use crate::error::Error;
+use crate::bus::ValidationErrors;
+use crate::error::{BoxError, Error};
 
 /// A request to change one aggregate. Implemented by `#[command]`.
 #[diagnostic::on_unimplemented(
@@ -11,7 +14,7 @@ use crate::error::Error;
     label = "not a command",
     note = "add `#[command(aggregate = …)]` to the definition of `{Self}`"
 )]
-pub trait Command: Send + 'static {
+pub trait Command: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The aggregate the command targets.
     type Aggregate: Aggregate;
 
@@ -20,6 +23,26 @@ pub trait Command: Send + 'static {
 
     /// The id of the target aggregate, as text.
     fn aggregate_id(&self) -> String;
+
+    /// The command's own rules; `#[command]` calls the type's
+    /// [`crate::bus::Validate`] implementation when there is one.
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        Ok(())
+    }
+
+    /// A key that makes repeats of this command idempotent;
+    /// `#[command]` calls the type's [`IdempotencyKey`] implementation when
+    /// there is one.
+    fn idempotency_key(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Gives a command an explicit idempotency key (see
+/// [`crate::idempotency::IdempotencyLayer`]).
+pub trait IdempotencyKey {
+    /// The key, or `None` to fall back to the layer's strategy.
+    fn idempotency_key(&self) -> Option<String>;
 }
 
 /// Marks `Self` as a command of aggregate `A`. `#[command(aggregate = A)]`
@@ -74,10 +97,10 @@ where
 }
 
 /// What a successful dispatch did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandResult {
     /// The command's name.
-    pub command: &'static str,
+    pub command: String,
     /// The target aggregate.
     pub aggregate_id: String,
     /// Its stream.
@@ -89,15 +112,48 @@ pub struct CommandResult {
     pub event_ids: Vec<Uuid>,
 }
 
-/// Why a dispatch failed: the handler refused the command, or the store did.
+/// Why a dispatch failed, with the handler's own error type `E`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DispatchError<E> {
     /// The handler returned its domain error; nothing was written.
     #[error("command rejected: {0}")]
     Rejected(#[source] E),
+    /// The command broke its validation rules; the handler did not run.
+    #[error(transparent)]
+    Invalid(ValidationErrors),
+    /// The handler panicked (with a recovery layer installed).
+    #[error("handler of `{command}` panicked: {message}")]
+    Panicked {
+        /// The command's name.
+        command: String,
+        /// The panic message.
+        message: String,
+    },
+    /// A timeout layer gave up.
+    #[error("command timed out")]
+    TimedOut,
+    /// A load-shedding layer refused the command.
+    #[error("the command bus is overloaded")]
+    Overloaded,
+    /// A tenant layer requires a tenant id and the context had none.
+    #[error("command `{command}` needs a tenant id")]
+    TenantRequired {
+        /// The command's name.
+        command: String,
+    },
+    /// The same idempotency key is being processed.
+    #[error("a command with idempotency key `{key}` is already in progress")]
+    InProgress {
+        /// The key.
+        key: String,
+    },
     /// Loading or appending failed; see [`Error`].
     #[error(transparent)]
     Store(#[from] Error),
+    /// Another middleware failed.
+    #[error("middleware error: {0}")]
+    Middleware(#[source] BoxError),
 }
 
 impl<E> DispatchError<E> {
@@ -105,7 +161,7 @@ impl<E> DispatchError<E> {
     pub fn rejected(&self) -> Option<&E> {
         match self {
             DispatchError::Rejected(e) => Some(e),
-            DispatchError::Store(_) => None,
+            _ => None,
         }
     }
 
@@ -113,7 +169,12 @@ impl<E> DispatchError<E> {
     pub fn store(&self) -> Option<&Error> {
         match self {
             DispatchError::Store(e) => Some(e),
-            DispatchError::Rejected(_) => None,
+            _ => None,
         }
+    }
+
+    /// True when the store refused the append with a concurrency conflict.
+    pub fn is_concurrency_conflict(&self) -> bool {
+        self.store().is_some_and(Error::is_concurrency_conflict)
     }
 }

@@ -3,7 +3,7 @@
 //! Event sourcing and CQRS for Rust. Annotate plain domain types; the macros
 //! generate the wiring and the compiler checks it.
 //!
-//! ```
+//! ```rust,standalone_crate
 //! use mink::prelude::*;
 //!
 //! #[event]
@@ -70,6 +70,19 @@ pub use mink_runtime::{
     Serializer, StreamAppend, StreamInfo, Tracked, async_trait, category_of, stream_id_for,
 };
 
+/// The command bus and its middleware layers.
+pub mod bus {
+    pub use mink_runtime::bus::*;
+}
+
+/// Idempotent commands: the layer and its stores.
+pub mod idempotency {
+    pub use mink_runtime::idempotency::*;
+}
+
+pub use mink_runtime::IdempotencyKey;
+pub use mink_runtime::bus::{Context, Validate, ValidationErrors};
+
 /// Event store adapters.
 pub mod adapters {
     pub use mink_runtime::adapters::*;
@@ -88,8 +101,8 @@ pub mod prelude {
     #[cfg(feature = "sqlite")]
     pub use crate::SqliteStore;
     pub use crate::{
-        Aggregate, EventMetadata, EventStore, ExpectedVersion, InMemoryStore, Mink, command,
-        command_handler, event,
+        Aggregate, Context, EventMetadata, EventStore, ExpectedVersion, InMemoryStore, Mink,
+        command, command_handler, event,
     };
 }
 
@@ -97,7 +110,11 @@ pub mod prelude {
 pub mod __private {
     //! The one door generated code uses to reach the runtime. Not a public
     //! API: it changes without notice.
-    pub use mink_runtime::__private::{assert_command_for, inventory, parse_id, serde};
+    pub use mink_runtime::__private::{
+        KeyViaDefault, KeyViaImpl, Probe, ValidateViaDefault, ValidateViaImpl, assert_command_for,
+        inventory, parse_id, serde,
+    };
+    pub use mink_runtime::bus::ValidationErrors;
     pub use mink_runtime::{
         Aggregate, BoxError, Command, CommandFor, Error, Event, EventOf, EventRegistration,
         HandlerOutput, HandlerRegistration, Handles, Serializer,
@@ -108,3 +125,8 @@ pub mod __private {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The command bus guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide/command-bus.md")]
+pub struct GuideCommandBus;

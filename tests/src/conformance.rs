@@ -33,9 +33,11 @@
 //!
 //! # What the suite assumes beyond the trait's documentation
 //!
-//! - Payloads are bytes: a store returns exactly what it was given, JSON or
-//!   not ([`binary_payload_round_trips`]). JSON payloads are compared as
-//!   JSON values, so a store may normalize their spelling.
+//! - Payloads are bytes: a store returns exactly what it was given, or —
+//!   for a JSON-only store such as PostgreSQL's `jsonb` column — refuses a
+//!   non-JSON payload with `Error::InvalidInput { field: "payload", .. }`
+//!   and writes nothing ([`binary_payload_round_trips`]). JSON payloads are
+//!   compared as JSON values, so a store may normalize their spelling.
 //! - Within one append call, events enter the global log in request order:
 //!   stream by stream, event by event.
 //! - Positions strictly increase along the log; they need not be
@@ -1106,7 +1108,9 @@ pub async fn large_payload_round_trips(harness: Harness) {
 }
 
 /// Payloads are bytes: a non-JSON, non-UTF-8 payload (another serializer's
-/// output) comes back byte for byte, and so does text with a NUL.
+/// output) comes back byte for byte, and so does text with a NUL — unless
+/// the store is JSON-only, in which case it refuses them, typed, writing
+/// nothing.
 pub async fn binary_payload_round_trips(harness: Harness) {
     let store = harness.store();
     let binary: Vec<u8> = (0..=255u8).rev().collect();
@@ -1117,13 +1121,28 @@ pub async fn binary_payload_round_trips(harness: Harness) {
         NewEvent::new("Nul", with_nul.clone()),
         NewEvent::new("Empty", empty.clone()),
     ];
-    append(&*store, "bytes-1", ExpectedVersion::NoStream, written).await;
-    let payloads: Vec<Vec<u8>> = whole_stream(&*store, "bytes-1")
+    match store
+        .append_to_stream("bytes-1", ExpectedVersion::NoStream, written)
         .await
-        .into_iter()
-        .map(|e| e.payload)
-        .collect();
-    assert_eq!(payloads, vec![binary, with_nul, empty]);
+    {
+        Ok(_) => {
+            let payloads: Vec<Vec<u8>> = whole_stream(&*store, "bytes-1")
+                .await
+                .into_iter()
+                .map(|e| e.payload)
+                .collect();
+            assert_eq!(payloads, vec![binary, with_nul, empty]);
+        }
+        // A JSON-only store refuses, typed, and writes nothing.
+        Err(Error::InvalidInput { field, .. }) => {
+            assert_eq!(field, "payload");
+            assert!(whole_stream(&*store, "bytes-1").await.is_empty());
+            assert_eq!(store.head_position().await.unwrap(), Position::START);
+        }
+        Err(other) => panic!(
+            "a non-JSON payload must round-trip or be refused as invalid input, got {other:?}"
+        ),
+    }
 }
 
 /// Stream ids are any UTF-8 text: reads, info and filters work on them.

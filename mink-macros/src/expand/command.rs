@@ -40,6 +40,8 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
         );
     }
     let output = stripped(&item);
+    let derives = derives(&item);
+    let output = quote!(#derives #output);
     if !cx.is_ok() {
         let fallback = fallback_impl(&item, cmd.aggregate.as_ref());
         let errors = cx.into_compile_errors();
@@ -71,12 +73,62 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
                 fn aggregate_id(&self) -> ::std::string::String {
                     ::std::string::ToString::to_string(&self.#id)
                 }
+
+                fn validate(
+                    &self,
+                ) -> ::core::result::Result<(), ::mink::__private::ValidationErrors> {
+                    #[allow(unused_imports)]
+                    use ::mink::__private::{ValidateViaDefault as _, ValidateViaImpl as _};
+                    (&&::mink::__private::Probe(self)).__mink_validate()
+                }
+
+                fn idempotency_key(&self) -> ::core::option::Option<::std::string::String> {
+                    #[allow(unused_imports)]
+                    use ::mink::__private::{KeyViaDefault as _, KeyViaImpl as _};
+                    (&&::mink::__private::Probe(self)).__mink_idempotency_key()
+                }
             }
 
             #[automatically_derived]
             #command_for
         };
     })
+}
+
+/// `Clone`, `Serialize` and `Deserialize`, leaving out those the user
+/// already derives: commands are cloned to retry and serialized for
+/// idempotency keys and queues.
+fn derives(item: &ItemStruct) -> TokenStream {
+    let mut has = [false; 3];
+    for a in item.attrs.iter().filter(|a| a.path().is_ident("derive")) {
+        let _ = a.parse_nested_meta(|meta| {
+            if let Some(last) = meta.path.segments.last() {
+                for (i, name) in ["Clone", "Serialize", "Deserialize"].iter().enumerate() {
+                    has[i] |= last.ident == name;
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut list = Vec::new();
+    if !has[0] {
+        list.push(quote!(::core::clone::Clone));
+    }
+    if !has[1] {
+        list.push(quote!(::mink::__private::serde::Serialize));
+    }
+    if !has[2] {
+        list.push(quote!(::mink::__private::serde::Deserialize));
+    }
+    let serde_crate =
+        (!has[1] || !has[2]).then(|| quote!(#[serde(crate = "::mink::__private::serde")]));
+    if list.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        #[derive(#(#list),*)]
+        #serde_crate
+    }
 }
 
 fn stripped(item: &ItemStruct) -> ItemStruct {

@@ -189,7 +189,12 @@ async fn a_rejected_command_writes_nothing() {
     ));
     let err = app.dispatch(open("a2")).await.unwrap_err();
     assert_eq!(err.rejected(), Some(&AccountError::AlreadyOpen));
-    let info = app.store().stream_info("account-a2").await.unwrap().unwrap();
+    let info = app
+        .store()
+        .stream_info("account-a2")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.version, 1);
 }
 
@@ -200,7 +205,10 @@ async fn a_command_producing_no_event_leaves_the_version() {
     let r = app.dispatch(Touch { id: "a3".into() }).await.unwrap();
     assert_eq!(r.version, 1);
     assert!(r.event_ids.is_empty());
-    assert_eq!(app.store().head_position().await.unwrap(), mink::Position::sequential(1));
+    assert_eq!(
+        app.store().head_position().await.unwrap(),
+        mink::Position::sequential(1)
+    );
 }
 
 #[tokio::test]
@@ -377,18 +385,17 @@ async fn building_without_a_store_is_a_configuration_error() {
 fn events_round_trip_through_the_serializer() {
     use mink::{Event, JsonSerializer};
     let cases = [
-        AccountEvent::Opened {
-            owner: "ö".into(),
-        },
+        AccountEvent::Opened { owner: "ö".into() },
         AccountEvent::Deposited { amount: 3 },
         AccountEvent::Withdrawn(9),
         AccountEvent::Closed,
     ];
     for e in cases {
         let bytes = e.encode(&JsonSerializer).unwrap();
-        let back = AccountEvent::decode(e.event_type(), e.schema_version(), &bytes, &JsonSerializer)
-            .unwrap()
-            .unwrap();
+        let back =
+            AccountEvent::decode(e.event_type(), e.schema_version(), &bytes, &JsonSerializer)
+                .unwrap()
+                .unwrap();
         assert_eq!(back, e);
     }
     assert!(

@@ -1,0 +1,126 @@
+//! Command validation: the [`Validate`] trait and the layer that runs it.
+
+use std::fmt;
+use std::task::{Context as TaskContext, Poll};
+
+use futures::future::{BoxFuture, FutureExt};
+use serde::{Deserialize, Serialize};
+use tower::{Layer, Service};
+
+use super::envelope::CommandEnvelope;
+use super::error::BusError;
+use crate::command::CommandResult;
+use crate::error::BoxError;
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The field at fault (or `""` for the whole command).
+    pub field: String,
+    /// What is wrong, in words a user can act on.
+    pub message: String,
+}
+
+/// Every rule a command breaks, reported together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationErrors {
+    /// The violations, in the order found.
+    pub violations: Vec<Violation>,
+}
+
+impl ValidationErrors {
+    /// No violation yet.
+    pub fn new() -> Self {
+        ValidationErrors::default()
+    }
+
+    /// Records a violation.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.violations.push(Violation {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Records a violation when `broken` holds.
+    pub fn check(&mut self, broken: bool, field: &str, message: &str) {
+        if broken {
+            self.add(field, message);
+        }
+    }
+
+    /// `Ok(())` without violations, `Err(self)` with some.
+    pub fn into_result(self) -> Result<(), ValidationErrors> {
+        if self.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid command:")?;
+        for (i, v) in self.violations.iter().enumerate() {
+            let sep = if i == 0 { " " } else { "; " };
+            if v.field.is_empty() {
+                write!(f, "{sep}{}", v.message)?;
+            } else {
+                write!(f, "{sep}{}: {}", v.field, v.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Rules a command checks about itself before it reaches its handler.
+///
+/// Implement it for a `#[command]` type; the command's generated code finds
+/// the implementation, and [`ValidationLayer`] enforces it.
+pub trait Validate {
+    /// Every violation, or `Ok(())`.
+    fn validate(&self) -> Result<(), ValidationErrors>;
+}
+
+/// Refuses invalid commands with [`BusError::Invalid`] before they reach
+/// their handler.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValidationLayer;
+
+impl<S> Layer<S> for ValidationLayer {
+    type Service = ValidationService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ValidationService { inner }
+    }
+}
+
+/// The service of [`ValidationLayer`].
+#[derive(Debug, Clone)]
+pub struct ValidationService<S> {
+    inner: S,
+}
+
+impl<S> Service<CommandEnvelope> for ValidationService<S>
+where
+    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = CommandResult;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, envelope: CommandEnvelope) -> Self::Future {
+        match envelope.validate() {
+            Ok(()) => self.inner.call(envelope).boxed(),
+            Err(v) => futures::future::ready(Err(BusError::Invalid(v).into())).boxed(),
+        }
+    }
+}
