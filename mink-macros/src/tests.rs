@@ -114,6 +114,27 @@ fn command_handler_block() {
 }
 
 #[test]
+fn plain_command_and_its_handler_function() {
+    let command = expand::command::expand(
+        quote!(),
+        quote! {
+            pub struct SendReceipt {
+                order_id: String,
+            }
+        },
+    );
+    let handler = expand::handler::expand(
+        quote!(),
+        quote! {
+            async fn send_receipt(cmd: SendReceipt, ctx: HandlerContext) -> Result<(), MailDown> {
+                Ok(())
+            }
+        },
+    );
+    insta::assert_snapshot!(format!("{}\n{}", expansion(command), expansion(handler)));
+}
+
+#[test]
 fn aggregate_errors_are_reported_together() {
     let out = expand::aggregate::expand(quote! {
         #[derive(Aggregate, Default)]

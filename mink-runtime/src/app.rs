@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use futures::future::{BoxFuture, FutureExt};
+use futures::future::BoxFuture;
 use tower::{Layer, Service, ServiceExt};
 
 use crate::aggregate::{Aggregate, Event, Tracked};
 use crate::bus::{
     self, BusError, BusService, CommandEnvelope, Context, ExecuteService, Executor, LayerFn, Typed,
 };
-use crate::command::{Command, CommandResult, DispatchError, Handles};
+use crate::command::{Command, CommandResult, DispatchError, Handles, Target};
 use crate::error::{BoxError, Error, Result};
 use crate::event::ExpectedVersion;
 use crate::registry::Registry;
@@ -239,10 +239,10 @@ impl<S: Serializer> Mink<S> {
     pub async fn dispatch<C>(
         &self,
         command: C,
-    ) -> Result<CommandResult, DispatchError<<C::Aggregate as Handles<C>>::Error>>
+    ) -> Result<CommandResult, DispatchError<<C::Aggregate as Target<C>>::Error>>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Target<C>,
     {
         self.dispatch_with(command, Context::new()).await
     }
@@ -256,10 +256,10 @@ impl<S: Serializer> Mink<S> {
         &self,
         command: C,
         mut context: Context,
-    ) -> Result<CommandResult, DispatchError<<C::Aggregate as Handles<C>>::Error>>
+    ) -> Result<CommandResult, DispatchError<<C::Aggregate as Target<C>>::Error>>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Target<C>,
     {
         context.ensure_correlation_id();
         let envelope = CommandEnvelope::new(
@@ -268,7 +268,7 @@ impl<S: Serializer> Mink<S> {
             context,
             Box::new(Typed {
                 command,
-                executor: Arc::clone(&self.core),
+                executor: self.clone(),
             }),
         );
         self.bus
@@ -341,7 +341,7 @@ impl<S: Serializer> Core<S> {
     async fn execute<C>(&self, command: C, context: Context) -> Result<CommandResult, BoxError>
     where
         C: Command,
-        C::Aggregate: Handles<C>,
+        C::Aggregate: Aggregate + Handles<C>,
     {
         let id = command.aggregate_id();
         let mut aggregate = self
@@ -366,17 +366,32 @@ impl<S: Serializer> Core<S> {
     }
 }
 
-impl<C, S> Executor<C> for Core<S>
+impl<S: Serializer> Mink<S> {
+    /// Loads the command's aggregate, runs its handler, appends the events.
+    pub(crate) async fn execute_on_aggregate<C>(
+        &self,
+        command: C,
+        context: Context,
+    ) -> Result<CommandResult, BoxError>
+    where
+        C: Command,
+        C::Aggregate: Aggregate + Handles<C>,
+    {
+        self.core.execute(command, context).await
+    }
+}
+
+impl<C, S> Executor<C> for Mink<S>
 where
     C: Command,
-    C::Aggregate: Handles<C>,
+    C::Aggregate: Target<C>,
     S: Serializer,
 {
     fn execute(
-        self: Arc<Self>,
+        &self,
         command: C,
         context: Context,
     ) -> BoxFuture<'static, Result<CommandResult, BoxError>> {
-        async move { Core::execute(&self, command, context).await }.boxed()
+        <C::Aggregate as Target<C>>::execute(self, command, context)
     }
 }

@@ -1,5 +1,10 @@
 //! Commands, their handlers, and what dispatching one returns.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::future::{BoxFuture, FutureExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -15,13 +20,15 @@ use crate::error::{BoxError, Error};
     note = "add `#[command(aggregate = …)]` to the definition of `{Self}`"
 )]
 pub trait Command: Clone + Serialize + DeserializeOwned + Send + Sync + 'static {
-    /// The aggregate the command targets.
-    type Aggregate: Aggregate;
+    /// The aggregate the command targets, or [`Plain`] for a command handled
+    /// by a plain `#[command_handler]` function.
+    type Aggregate;
 
     /// The command's name, for logs and errors.
     const NAME: &'static str;
 
-    /// The id of the target aggregate, as text.
+    /// The id of the target aggregate, as text (empty for plain commands
+    /// without an id field).
     fn aggregate_id(&self) -> String;
 
     /// The command's own rules; `#[command]` calls the type's
@@ -67,6 +74,137 @@ pub trait Handles<C: Command>: Aggregate {
 
     /// Decides which events the command produces, without changing state.
     fn handle(&self, command: C) -> Result<Vec<Self::Event>, Self::Error>;
+}
+
+/// The target of commands handled by a plain function instead of an
+/// aggregate: `#[command]` without `aggregate = …`. Never constructed.
+#[derive(Debug, Clone, Copy)]
+pub enum Plain {}
+
+/// What a plain handler gets besides its command: the dispatch context and
+/// the event store, to append events or read.
+#[derive(Clone)]
+pub struct HandlerContext {
+    /// The dispatch context (correlation, causation, user, tenant).
+    pub context: crate::bus::Context,
+    /// The application's event store.
+    pub store: Arc<dyn crate::store::EventStore>,
+}
+
+impl std::fmt::Debug for HandlerContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandlerContext")
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HandlerContext {
+    /// The metadata to put on events this handler appends: the dispatch's
+    /// correlation id, the command as causation, user and tenant.
+    pub fn event_metadata(&self) -> crate::event::EventMetadata {
+        self.context.event_metadata()
+    }
+}
+
+/// A boxed future returned by plain handlers.
+pub type HandlerFuture<E> = Pin<Box<dyn Future<Output = Result<(), E>> + Send + 'static>>;
+
+/// `Self` (a plain command) has a handler function. Implemented by
+/// `#[command_handler]` on an `async fn`.
+#[diagnostic::on_unimplemented(
+    message = "no handler for plain command `{Self}`",
+    label = "no #[command_handler] function takes `{Self}`",
+    note = "add `#[command_handler] async fn …(cmd: {Self}, ctx: mink::HandlerContext) -> Result<(), YourError>`, or give `{Self}` an aggregate with `#[command(aggregate = …)]`"
+)]
+pub trait PlainHandler: Command<Aggregate = Plain> {
+    /// The handler's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Runs the handler.
+    fn handle(self, ctx: HandlerContext) -> HandlerFuture<Self::Error>;
+}
+
+/// What a plain handler returns: `Result<(), Error>`.
+#[diagnostic::on_unimplemented(
+    message = "a plain #[command_handler] returns `{Self}`",
+    label = "expected `Result<(), YourError>`",
+    note = "plain handlers return `Result<(), Error>` where `Error` implements std::error::Error"
+)]
+pub trait PlainOutput {
+    /// The error type.
+    type Error;
+}
+
+impl<E> PlainOutput for Result<(), E> {
+    type Error = E;
+}
+
+/// Where a command is executed: on an aggregate with a `Handles<C>` impl, or
+/// by a plain handler function. Implemented by mink for both; `dispatch`
+/// requires it.
+#[diagnostic::on_unimplemented(
+    message = "no handler for command `{C}`",
+    label = "no #[command_handler] takes `{C}`",
+    note = "for a command of an aggregate, add `fn …(&self, cmd: {C}) -> Result<Vec<…>, YourError>` to a `#[command_handler] impl` block of that aggregate",
+    note = "for a plain command (declared without `aggregate = …`), add `#[command_handler] async fn …(cmd: {C}, ctx: mink::HandlerContext) -> Result<(), YourError>`"
+)]
+pub trait Target<C: Command> {
+    /// The handler's domain error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    #[doc(hidden)]
+    fn execute<S: crate::serializer::Serializer>(
+        app: &crate::app::Mink<S>,
+        command: C,
+        context: crate::bus::Context,
+    ) -> BoxFuture<'static, Result<CommandResult, BoxError>>;
+}
+
+impl<C, A> Target<C> for A
+where
+    C: Command<Aggregate = A>,
+    A: Aggregate + Handles<C>,
+{
+    type Error = <A as Handles<C>>::Error;
+
+    fn execute<S: crate::serializer::Serializer>(
+        app: &crate::app::Mink<S>,
+        command: C,
+        context: crate::bus::Context,
+    ) -> BoxFuture<'static, Result<CommandResult, BoxError>> {
+        let app = app.clone();
+        async move { app.execute_on_aggregate(command, context).await }.boxed()
+    }
+}
+
+impl<C: PlainHandler> Target<C> for Plain {
+    type Error = <C as PlainHandler>::Error;
+
+    fn execute<S: crate::serializer::Serializer>(
+        app: &crate::app::Mink<S>,
+        command: C,
+        context: crate::bus::Context,
+    ) -> BoxFuture<'static, Result<CommandResult, BoxError>> {
+        let id = command.aggregate_id();
+        let ctx = HandlerContext {
+            context,
+            store: Arc::clone(app.store()),
+        };
+        command
+            .handle(ctx)
+            .map(move |r| match r {
+                Ok(()) => Ok(CommandResult {
+                    command: C::NAME.to_owned(),
+                    aggregate_id: id,
+                    stream_id: String::new(),
+                    version: 0,
+                    event_ids: Vec::new(),
+                }),
+                Err(e) => Err(crate::bus::BusError::Rejected(Box::new(e)).into()),
+            })
+            .boxed()
+    }
 }
 
 /// What a handler method may return: `Result<Vec<E>, Error>` where `E` is the

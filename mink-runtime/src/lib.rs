@@ -19,7 +19,8 @@ pub mod store;
 pub use aggregate::{Aggregate, Event, EventOf, Tracked};
 pub use app::{Mink, MinkBuilder};
 pub use command::{
-    Command, CommandFor, CommandResult, DispatchError, HandlerOutput, Handles, IdempotencyKey,
+    Command, CommandFor, CommandResult, DispatchError, HandlerContext, HandlerFuture,
+    HandlerOutput, Handles, IdempotencyKey, Plain, PlainHandler, PlainOutput, Target,
 };
 pub use error::{BoxError, Error, Result};
 pub use event::{

@@ -80,8 +80,10 @@ pub mod idempotency {
     pub use mink_runtime::idempotency::*;
 }
 
-pub use mink_runtime::IdempotencyKey;
 pub use mink_runtime::bus::{Context, Validate, ValidationErrors};
+pub use mink_runtime::{
+    HandlerContext, HandlerFuture, IdempotencyKey, Plain, PlainHandler, PlainOutput, Target,
+};
 
 /// Event store adapters.
 pub mod adapters {
@@ -101,8 +103,8 @@ pub mod prelude {
     #[cfg(feature = "sqlite")]
     pub use crate::SqliteStore;
     pub use crate::{
-        Aggregate, Context, EventMetadata, EventStore, ExpectedVersion, InMemoryStore, Mink,
-        command, command_handler, event,
+        Aggregate, Context, EventMetadata, EventStore, ExpectedVersion, HandlerContext,
+        InMemoryStore, Mink, command, command_handler, event,
     };
 }
 
@@ -117,7 +119,8 @@ pub mod __private {
     pub use mink_runtime::bus::ValidationErrors;
     pub use mink_runtime::{
         Aggregate, BoxError, Command, CommandFor, Error, Event, EventOf, EventRegistration,
-        HandlerOutput, HandlerRegistration, Handles, Serializer,
+        HandlerContext, HandlerFuture, HandlerOutput, HandlerRegistration, Handles, Plain,
+        PlainHandler, PlainOutput, Serializer,
     };
 }
 

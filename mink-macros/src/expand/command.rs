@@ -1,5 +1,6 @@
 //! `#[command(aggregate = …)]`: the `Command` impl and the `CommandFor`
-//! marker a handler is checked against.
+//! marker a handler is checked against. Without `aggregate`, a plain
+//! command, handled by a `#[command_handler]` function.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -27,13 +28,10 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
     };
     check::no_generics(&mut cx, &item.generics, "a command");
     let cmd = ast::command_input(&mut cx, args, &item);
-    if cmd.aggregate.is_none() {
-        cx.error_spanned_by(
-            &item.ident,
-            "missing `aggregate`: write `#[command(aggregate = YourAggregate)]`",
-        );
-    }
-    if cmd.id_field.is_none() && matches!(item.fields, syn::Fields::Named(_)) {
+    if cmd.aggregate.is_some()
+        && cmd.id_field.is_none()
+        && matches!(item.fields, syn::Fields::Named(_))
+    {
         cx.error_spanned_by(
             &item.ident,
             "missing id field: mark the field holding the target aggregate's id with `#[command(id)]`",
@@ -47,18 +45,26 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
         let errors = cx.into_compile_errors();
         return Ok(quote!(#output #fallback #errors));
     }
-    let (Some(aggregate), Some(id)) = (&cmd.aggregate, &cmd.id_field) else {
-        unreachable!("checked above")
-    };
     let ty = cmd.ident;
     let name = cmd
         .name
         .as_ref()
         .map_or_else(|| ty.to_string(), syn::LitStr::value);
-    // Spanned on the aggregate path, so naming a type that is not an
-    // aggregate is reported there.
-    let command_for = quote_spanned! {aggregate.span()=>
-        impl ::mink::__private::CommandFor<#aggregate> for #ty {}
+    let (target, command_for) = match &cmd.aggregate {
+        Some(aggregate) => {
+            // Spanned on the aggregate path, so naming a type that is not
+            // an aggregate is reported there.
+            let command_for = quote_spanned! {aggregate.span()=>
+                #[automatically_derived]
+                impl ::mink::__private::CommandFor<#aggregate> for #ty {}
+            };
+            (quote!(#aggregate), command_for)
+        }
+        None => (quote!(::mink::__private::Plain), TokenStream::new()),
+    };
+    let aggregate_id = match &cmd.id_field {
+        Some(id) => quote!(::std::string::ToString::to_string(&self.#id)),
+        None => quote!(::std::string::String::new()),
     };
     Ok(quote! {
         #output
@@ -66,12 +72,12 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
         const _: () = {
             #[automatically_derived]
             impl ::mink::__private::Command for #ty {
-                type Aggregate = #aggregate;
+                type Aggregate = #target;
 
                 const NAME: &'static str = #name;
 
                 fn aggregate_id(&self) -> ::std::string::String {
-                    ::std::string::ToString::to_string(&self.#id)
+                    #aggregate_id
                 }
 
                 fn validate(
@@ -89,7 +95,6 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
                 }
             }
 
-            #[automatically_derived]
             #command_for
         };
     })

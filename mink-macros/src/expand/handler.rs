@@ -1,5 +1,6 @@
 //! `#[command_handler]` on an `impl` block: one `Handles<C>` impl and one
-//! registration per handler method.
+//! registration per handler method. On an `async fn`, see
+//! [`super::plain_handler`].
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -22,10 +23,11 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
     }
     let block = match item {
         syn::Item::Impl(block) if block.trait_.is_none() => block,
+        syn::Item::Fn(f) => return Ok(super::plain_handler::expand(cx, f)),
         other => {
             cx.error_spanned_by(
                 &other,
-                "#[command_handler] goes on an inherent impl block of an aggregate: `#[command_handler] impl Order { … }`",
+                "#[command_handler] goes on an inherent impl block of an aggregate (`#[command_handler] impl Order { … }`) or on an `async fn` handling a plain command",
             );
             let errors = cx.into_compile_errors();
             return Ok(quote!(#other #errors));

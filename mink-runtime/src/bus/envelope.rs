@@ -1,7 +1,6 @@
 //! A command on its way through the middleware stack, with its type erased
 //! so that one stack serves every command.
 
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use futures::future::BoxFuture;
@@ -25,23 +24,23 @@ pub(crate) trait ErasedCommand: Send + Sync {
 }
 
 /// Runs a typed command against the application it was dispatched on.
-pub(crate) trait Executor<C>: Send + Sync + 'static {
+pub(crate) trait Executor<C>: Clone + Send + Sync + 'static {
     fn execute(
-        self: Arc<Self>,
+        &self,
         command: C,
         context: Context,
     ) -> BoxFuture<'static, Result<CommandResult, BoxError>>;
 }
 
-pub(crate) struct Typed<C, X: ?Sized> {
+pub(crate) struct Typed<C, X> {
     pub(crate) command: C,
-    pub(crate) executor: Arc<X>,
+    pub(crate) executor: X,
 }
 
 impl<C, X> ErasedCommand for Typed<C, X>
 where
     C: crate::command::Command,
-    X: Executor<C> + ?Sized,
+    X: Executor<C>,
 {
     fn validate(&self) -> Result<(), ValidationErrors> {
         self.command.validate()
@@ -58,7 +57,7 @@ where
     fn clone_box(&self) -> Box<dyn ErasedCommand> {
         Box::new(Typed {
             command: self.command.clone(),
-            executor: Arc::clone(&self.executor),
+            executor: self.executor.clone(),
         })
     }
 

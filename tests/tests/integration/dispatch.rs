@@ -413,3 +413,111 @@ fn events_round_trip_through_the_serializer() {
         ]
     );
 }
+
+// ------------------------------------------------------ plain commands
+
+/// A command no aggregate owns: handled by a plain async function.
+#[command]
+pub struct SendStatement {
+    account: String,
+    fail: bool,
+}
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("mail server unavailable")]
+pub struct MailDown;
+
+#[command_handler]
+async fn send_statement(cmd: SendStatement, ctx: mink::HandlerContext) -> Result<(), MailDown> {
+    if cmd.fail {
+        return Err(MailDown);
+    }
+    let event = NewEvent::json(
+        "StatementSent",
+        &serde_json::json!({ "account": cmd.account }),
+    )
+    .expect("json")
+    .with_metadata(ctx.event_metadata());
+    ctx.store
+        .append_to_stream("statements-2026", ExpectedVersion::Any, vec![event])
+        .await
+        .map_err(|_| MailDown)?;
+    Ok(())
+}
+
+/// A plain command with an id field, handled without a context.
+#[command(name = "Ping")]
+pub struct PingAccount {
+    #[command(id)]
+    account: String,
+}
+
+#[command_handler]
+async fn ping(_cmd: PingAccount) -> Result<(), std::convert::Infallible> {
+    Ok(())
+}
+
+#[tokio::test]
+async fn plain_commands_run_their_handler_function() {
+    let app = app().await;
+    let ctx = mink::Context::new().with_correlation_id("batch-7");
+    let command_id = ctx.command_id;
+    let r = app
+        .dispatch_with(
+            SendStatement {
+                account: "a1".into(),
+                fail: false,
+            },
+            ctx,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.command, "SendStatement");
+    assert_eq!(r.aggregate_id, "");
+    let stored = app
+        .store()
+        .read_stream_forward("statements-2026", 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].metadata.correlation_id.as_deref(),
+        Some("batch-7")
+    );
+    assert_eq!(
+        stored[0].metadata.causation_id,
+        Some(command_id.to_string())
+    );
+
+    let err = app
+        .dispatch(SendStatement {
+            account: "a1".into(),
+            fail: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.rejected(), Some(&MailDown));
+
+    let r = app
+        .dispatch(PingAccount {
+            account: "a9".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.command.as_str(), r.aggregate_id.as_str()),
+        ("Ping", "a9")
+    );
+
+    let plain: Vec<_> = app
+        .registry()
+        .handlers()
+        .iter()
+        .filter(|h| h.aggregate.is_empty())
+        .map(|h| h.command)
+        .collect();
+    assert!(
+        plain.contains(&"SendStatement") && plain.contains(&"PingAccount"),
+        "{plain:?}"
+    );
+}

@@ -42,7 +42,6 @@ pub struct Shipment {
 pub struct Record {
     #[command(id)]
     shipment_id: String,
-    events: Vec<ShipmentEvent>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +50,8 @@ pub struct Never;
 
 #[command_handler]
 impl Shipment {
-    fn record(&self, cmd: Record) -> Result<Vec<ShipmentEvent>, Never> {
-        Ok(cmd.events)
+    fn record(&self, _cmd: Record) -> Result<Vec<ShipmentEvent>, Never> {
+        Ok(every_shape())
     }
 
     fn apply(&mut self, event: &ShipmentEvent) {
@@ -60,16 +59,20 @@ impl Shipment {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    use mink::Event as _;
-
-    let all = vec![
+fn every_shape() -> Vec<ShipmentEvent> {
+    vec![
         ShipmentEvent::Created { customer_id: "c1".into(), note: None },
         ShipmentEvent::AddressChanged(Address { street: "Main 1".into(), city: "Oslo".into() }),
         ShipmentEvent::Weighed(3, 250),
         ShipmentEvent::Dispatched,
-    ];
+    ]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    use mink::Event as _;
+
+    let all = every_shape();
     assert_eq!(
         ShipmentEvent::EVENT_TYPES,
         ["Created", "AddressChanged", "Weighed", "ShipmentDispatched"]
@@ -92,7 +95,7 @@ async fn main() {
 
     let app = Mink::builder().store(InMemoryStore::new()).build().await.unwrap();
     let done = app
-        .dispatch(Record { shipment_id: "s1".into(), events: all.clone() })
+        .dispatch(Record { shipment_id: "s1".into() })
         .await
         .unwrap();
     assert_eq!(done.version, 4);

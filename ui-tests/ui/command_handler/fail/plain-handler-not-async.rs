@@ -1,0 +1,17 @@
+use mink::prelude::*;
+
+#[command]
+pub struct SendReminder {
+    to: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mail down")]
+pub struct MailDown;
+
+#[command_handler]
+fn send_reminder(_cmd: SendReminder) -> Result<(), MailDown> {
+    Ok(())
+}
+
+fn main() {}
