@@ -265,6 +265,18 @@ where
     }
 }
 
+/// What a key that could not be claimed holds: a stored result (JSON) or,
+/// without one, a claim in progress. Shared by the SQL stores.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn claim_outcome(stored_result: Option<String>) -> Result<Claim> {
+    match stored_result {
+        Some(json) => Ok(Claim::Completed(
+            serde_json::from_str(&json).map_err(Error::backend)?,
+        )),
+        None => Ok(Claim::InProgress),
+    }
+}
+
 fn bus(e: Error) -> BoxError {
     BusError::Store(e).into()
 }

@@ -61,12 +61,7 @@ impl IdempotencyStore for PostgresIdempotencyStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(Error::backend)?;
-        match row.and_then(|r| r.get::<Option<String>, _>(0)) {
-            Some(json) => Ok(Claim::Completed(
-                serde_json::from_str(&json).map_err(Error::backend)?,
-            )),
-            None => Ok(Claim::InProgress),
-        }
+        super::claim_outcome(row.and_then(|r| r.get::<Option<String>, _>(0)))
     }
 
     async fn complete(&self, key: &str, result: &CommandResult, ttl: Duration) -> Result<()> {
