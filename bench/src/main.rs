@@ -304,12 +304,24 @@ impl Session {
             );
             eprintln!("  {note}");
             self.report.notes.push(note);
-            catchup::read_log(&shared, &self.args.plan, shape::LOG_EVENTS).await
+            let mink = catchup::read_log(&shared, &self.args.plan, shape::LOG_EVENTS).await?;
+            let raw = match &self.raw {
+                Some(raw) => Some(
+                    raw.log_page_select(&self.args.plan, store.schema(), catchup::PAGE)
+                        .await?,
+                ),
+                None => None,
+            };
+            Ok::<_, String>((mink, raw))
         }
         .await;
         stores::drop_schema(&store).await?;
+        let (mink, raw) = result?;
         let case = format!("{} events, pages of {}", shape::LOG_EVENTS, catchup::PAGE);
-        self.record(figure("W5", case, Backend::Postgres.system(), result?));
+        self.record(figure("W5", case.clone(), Backend::Postgres.system(), mink));
+        if let Some(raw) = raw {
+            self.record(figure("W5", case, raw::SYSTEM, raw));
+        }
         Ok(())
     }
 }

@@ -131,6 +131,30 @@ impl RawBaseline {
         self.run(&format!("w4s{size}"), &script, plan, 1, 1).await
     }
 
+    /// W5's baseline: the store's global-log SELECT for the first page of
+    /// `page` events of the log in `log_schema`. Events/s = pages/s × `page`.
+    pub async fn log_page_select(
+        &self,
+        plan: &Plan,
+        log_schema: &str,
+        page: usize,
+    ) -> Result<Stats, String> {
+        // The columns and clauses of the store's `read_all` statement, with
+        // its empty filters spelled as literals.
+        let script = format!(
+            "SELECT event_id, stream_id, version, transaction_id::text::bigint AS commit, \
+             position, event_type, schema_version, payload::text, metadata, created_at \
+             FROM {log_schema}.events \
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+               AND (transaction_id, position) > ('0'::xid8, 0::bigint) \
+               AND (cardinality('{{}}'::text[]) = 0 OR event_type = ANY('{{}}'::text[])) \
+               AND (cardinality('{{}}'::text[]) = 0 OR split_part(stream_id, '-', 1) = ANY('{{}}'::text[])) \
+               AND (cardinality('{{}}'::text[]) = 0 OR stream_id = ANY('{{}}'::text[])) \
+             ORDER BY transaction_id, position LIMIT {page};\n"
+        );
+        self.run("w5", &script, plan, 1, page as u64).await
+    }
+
     /// Runs `script`: a warm-up, then `plan.runs` timed runs; latency comes
     /// from pgbench's per-transaction log.
     async fn run(

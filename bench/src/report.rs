@@ -130,9 +130,9 @@ impl Report {
                         let verdict = if met {
                             "met".to_owned()
                         } else if at_least {
-                            format!("MISSED by {:.0}%", (1.0 - v / goal) * 100.0)
+                            format!("MISSED by {:.1}%", (1.0 - v / goal) * 100.0)
                         } else {
-                            format!("MISSED by {:.0}%", (v / goal - 1.0) * 100.0)
+                            format!("MISSED by {:.1}%", (v / goal - 1.0) * 100.0)
                         };
                         format!(
                             "{name}: {v:.2}{unit} (goal {} {goal}{unit}) — {verdict}",
