@@ -330,37 +330,33 @@ pub(crate) fn command_input<'a>(
     }
 
     let mut id_field = None;
-    match &item.fields {
-        Fields::Named(named) => {
-            for f in &named.named {
-                let mut is_id = false;
-                attr::for_each_key(cx, &f.attrs, "command", |cx, meta| {
-                    if meta.path.is_ident("id") {
-                        if is_id {
-                            cx.error_spanned_by(&meta.path, "duplicate `id` on this field");
-                        }
-                        is_id = true;
-                        Ok(())
-                    } else {
-                        attr::unknown_key(cx, "command", meta, &["id"])
+    // Plain commands may have any shape; a command of an aggregate needs a
+    // named id field, checked in `expand::command`.
+    if let Fields::Named(named) = &item.fields {
+        for f in &named.named {
+            let mut is_id = false;
+            attr::for_each_key(cx, &f.attrs, "command", |cx, meta| {
+                if meta.path.is_ident("id") {
+                    if is_id {
+                        cx.error_spanned_by(&meta.path, "duplicate `id` on this field");
                     }
-                });
-                if is_id {
-                    if id_field.is_some() {
-                        cx.error_spanned_by(
-                            f,
-                            "a command has exactly one `#[command(id)]` field; remove this one or the other",
-                        );
-                    } else {
-                        id_field = f.ident.clone();
-                    }
+                    is_id = true;
+                    Ok(())
+                } else {
+                    attr::unknown_key(cx, "command", meta, &["id"])
+                }
+            });
+            if is_id {
+                if id_field.is_some() {
+                    cx.error_spanned_by(
+                        f,
+                        "a command has exactly one `#[command(id)]` field; remove this one or the other",
+                    );
+                } else {
+                    id_field = f.ident.clone();
                 }
             }
         }
-        _ => cx.error_spanned_by(
-            &item.ident,
-            "#[command] needs a struct with named fields, one of them `#[command(id)]`",
-        ),
     }
     CommandInput {
         ident: &item.ident,

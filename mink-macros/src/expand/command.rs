@@ -28,10 +28,12 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
     };
     check::no_generics(&mut cx, &item.generics, "a command");
     let cmd = ast::command_input(&mut cx, args, &item);
-    if cmd.aggregate.is_some()
-        && cmd.id_field.is_none()
-        && matches!(item.fields, syn::Fields::Named(_))
-    {
+    if cmd.aggregate.is_some() && !matches!(item.fields, syn::Fields::Named(_)) {
+        cx.error_spanned_by(
+            &item.ident,
+            "a command of an aggregate needs a struct with named fields, one of them `#[command(id)]`",
+        );
+    } else if cmd.aggregate.is_some() && cmd.id_field.is_none() {
         cx.error_spanned_by(
             &item.ident,
             "missing id field: mark the field holding the target aggregate's id with `#[command(id)]`",

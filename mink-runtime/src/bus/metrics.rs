@@ -1,16 +1,14 @@
 //! Counts and durations per command and outcome, through the `metrics`
 //! facade (install any recorder, such as a Prometheus exporter).
 
-use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
-use futures::future::{BoxFuture, FutureExt};
-use tower::{Layer, Service};
+use futures::future::FutureExt;
+use tower::Layer;
 
 use super::envelope::CommandEnvelope;
 use super::error::BusError;
-use crate::command::CommandResult;
-use crate::error::BoxError;
+use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 
 /// Name of the counter of dispatched commands (labels `command`, `outcome`).
 pub const COMMANDS_TOTAL: &str = "mink_commands_total";
@@ -27,34 +25,18 @@ impl<S> Layer<S> for MetricsLayer {
     type Service = MetricsService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        MetricsService { inner }
+        MiddlewareService::new(inner, *self)
     }
 }
 
 /// The service of [`MetricsLayer`].
-#[derive(Debug, Clone)]
-pub struct MetricsService<S> {
-    inner: S,
-}
+pub type MetricsService<S> = MiddlewareService<S, MetricsLayer>;
 
-impl<S> Service<CommandEnvelope> for MetricsService<S>
-where
-    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = CommandResult;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, envelope: CommandEnvelope) -> Self::Future {
+impl Middleware for MetricsLayer {
+    fn handle(&self, envelope: CommandEnvelope, next: Next<'_>) -> BusFuture {
         let command = envelope.command_name();
         let started = Instant::now();
-        self.inner
-            .call(envelope)
+        next.run(envelope)
             .map(move |result| {
                 let outcome = match &result {
                     Ok(_) => "ok",

@@ -1,14 +1,13 @@
 //! Turns a panicking handler into [`BusError::Panicked`].
 
 use std::panic::AssertUnwindSafe;
-use std::task::{Context as TaskContext, Poll};
 
-use futures::future::{BoxFuture, FutureExt};
-use tower::{Layer, Service};
+use futures::future::FutureExt;
+use tower::Layer;
 
 use super::envelope::CommandEnvelope;
 use super::error::BusError;
-use crate::command::CommandResult;
+use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 use crate::error::BoxError;
 
 /// Catches panics below it: the dispatch fails with
@@ -20,15 +19,12 @@ impl<S> Layer<S> for RecoveryLayer {
     type Service = RecoveryService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RecoveryService { inner }
+        MiddlewareService::new(inner, *self)
     }
 }
 
 /// The service of [`RecoveryLayer`].
-#[derive(Debug, Clone)]
-pub struct RecoveryService<S> {
-    inner: S,
-}
+pub type RecoveryService<S> = MiddlewareService<S, RecoveryLayer>;
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -40,20 +36,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-impl<S> Service<CommandEnvelope> for RecoveryService<S>
-where
-    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = CommandResult;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, envelope: CommandEnvelope) -> Self::Future {
+impl Middleware for RecoveryLayer {
+    fn handle(&self, envelope: CommandEnvelope, next: Next<'_>) -> BusFuture {
         let command = envelope.command_name();
         let panicked = move |payload: Box<dyn std::any::Any + Send>| -> BoxError {
             let message = panic_message(&*payload);
@@ -65,7 +49,7 @@ where
             .into()
         };
         // A panic can happen while building the future or while polling it.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.call(envelope))) {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| next.run(envelope))) {
             Ok(fut) => AssertUnwindSafe(fut)
                 .catch_unwind()
                 .map(move |r| r.unwrap_or_else(|p| Err(panicked(p))))

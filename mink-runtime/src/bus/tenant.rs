@@ -1,15 +1,13 @@
 //! Tenant checks: refuse commands without a tenant, or give them a default.
 
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
-use futures::future::{BoxFuture, FutureExt};
-use tower::{Layer, Service};
+use futures::future::FutureExt;
+use tower::Layer;
 
 use super::envelope::CommandEnvelope;
 use super::error::BusError;
-use crate::command::CommandResult;
-use crate::error::BoxError;
+use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 
 /// Reads the tenant id from the dispatch [`super::Context`]. Every command
 /// stamps it on the events it stores (`metadata.tenant_id`); this layer
@@ -46,34 +44,15 @@ impl<S> Layer<S> for TenantLayer {
     type Service = TenantService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TenantService {
-            inner,
-            policy: Arc::clone(&self.policy),
-        }
+        MiddlewareService::new(inner, self.clone())
     }
 }
 
 /// The service of [`TenantLayer`].
-#[derive(Debug, Clone)]
-pub struct TenantService<S> {
-    inner: S,
-    policy: Arc<TenantPolicy>,
-}
+pub type TenantService<S> = MiddlewareService<S, TenantLayer>;
 
-impl<S> Service<CommandEnvelope> for TenantService<S>
-where
-    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = CommandResult;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut envelope: CommandEnvelope) -> Self::Future {
+impl Middleware for TenantLayer {
+    fn handle(&self, mut envelope: CommandEnvelope, next: Next<'_>) -> BusFuture {
         let has_tenant = envelope
             .context()
             .tenant_id
@@ -90,6 +69,6 @@ where
                 TenantPolicy::Default(t) => envelope.context_mut().tenant_id = Some(t.clone()),
             }
         }
-        self.inner.call(envelope).boxed()
+        next.run(envelope)
     }
 }

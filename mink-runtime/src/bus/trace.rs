@@ -1,16 +1,14 @@
 //! One `tracing` span per dispatch.
 
-use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
-use futures::future::{BoxFuture, FutureExt};
-use tower::{Layer, Service};
+use futures::future::FutureExt;
+use tower::Layer;
 use tracing::Instrument;
 
 use super::envelope::CommandEnvelope;
 use super::error::BusError;
-use crate::command::CommandResult;
-use crate::error::BoxError;
+use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 
 /// Opens a `mink.dispatch` span per command with the fields `command`,
 /// `aggregate_id`, `correlation_id`, `command_id`, and, when done,
@@ -22,30 +20,15 @@ impl<S> Layer<S> for TracingLayer {
     type Service = TracingService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TracingService { inner }
+        MiddlewareService::new(inner, *self)
     }
 }
 
 /// The service of [`TracingLayer`].
-#[derive(Debug, Clone)]
-pub struct TracingService<S> {
-    inner: S,
-}
+pub type TracingService<S> = MiddlewareService<S, TracingLayer>;
 
-impl<S> Service<CommandEnvelope> for TracingService<S>
-where
-    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = CommandResult;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, envelope: CommandEnvelope) -> Self::Future {
+impl Middleware for TracingLayer {
+    fn handle(&self, envelope: CommandEnvelope, next: Next<'_>) -> BusFuture {
         let ctx = envelope.context();
         let span = tracing::info_span!(
             "mink.dispatch",
@@ -59,7 +42,7 @@ where
         let started = Instant::now();
         let fut = {
             let _enter = span.enter();
-            self.inner.call(envelope)
+            next.run(envelope)
         };
         let record = span.clone();
         fut.instrument(span)

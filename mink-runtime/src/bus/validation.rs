@@ -1,16 +1,14 @@
 //! Command validation: the [`Validate`] trait and the layer that runs it.
 
 use std::fmt;
-use std::task::{Context as TaskContext, Poll};
 
-use futures::future::{BoxFuture, FutureExt};
+use futures::future::FutureExt;
 use serde::{Deserialize, Serialize};
-use tower::{Layer, Service};
+use tower::Layer;
 
 use super::envelope::CommandEnvelope;
 use super::error::BusError;
-use crate::command::CommandResult;
-use crate::error::BoxError;
+use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,32 +92,17 @@ impl<S> Layer<S> for ValidationLayer {
     type Service = ValidationService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ValidationService { inner }
+        MiddlewareService::new(inner, *self)
     }
 }
 
 /// The service of [`ValidationLayer`].
-#[derive(Debug, Clone)]
-pub struct ValidationService<S> {
-    inner: S,
-}
+pub type ValidationService<S> = MiddlewareService<S, ValidationLayer>;
 
-impl<S> Service<CommandEnvelope> for ValidationService<S>
-where
-    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError>,
-    S::Future: Send + 'static,
-{
-    type Response = CommandResult;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, envelope: CommandEnvelope) -> Self::Future {
+impl Middleware for ValidationLayer {
+    fn handle(&self, envelope: CommandEnvelope, next: Next<'_>) -> BusFuture {
         match envelope.validate() {
-            Ok(()) => self.inner.call(envelope).boxed(),
+            Ok(()) => next.run(envelope),
             Err(v) => futures::future::ready(Err(BusError::Invalid(v).into())).boxed(),
         }
     }
