@@ -240,30 +240,9 @@ pub(crate) fn aggregate_input<'a>(
     match &input.data {
         syn::Data::Struct(s) => match &s.fields {
             Fields::Named(named) => {
-                for f in &named.named {
-                    let mut is_id = false;
-                    attr::for_each_key(cx, &f.attrs, "aggregate", |cx, meta| {
-                        if meta.path.is_ident("id") {
-                            if is_id {
-                                cx.error_spanned_by(&meta.path, "duplicate `id` on this field");
-                            }
-                            is_id = true;
-                            Ok(())
-                        } else {
-                            attr::unknown_key(cx, "aggregate", meta, &["id"])
-                        }
-                    });
-                    if is_id {
-                        if id_field.is_some() {
-                            cx.error_spanned_by(
-                                f,
-                                "an aggregate has exactly one `#[aggregate(id)]` field; remove this one or the other",
-                            );
-                        } else {
-                            id_field = f.ident.as_ref();
-                            id_type = Some(&f.ty);
-                        }
-                    }
+                if let Some(f) = marked_id_field(cx, named, "aggregate", "an aggregate") {
+                    id_field = f.ident.as_ref();
+                    id_type = Some(&f.ty);
                 }
             }
             _ => cx.error_spanned_by(
@@ -287,6 +266,45 @@ pub(crate) fn aggregate_input<'a>(
         id_field,
         id_type,
     }
+}
+
+/// The one field marked `#[<attr>(id)]`, reporting unknown keys, a
+/// repeated `id`, and a second marked field.
+fn marked_id_field<'a>(
+    cx: &mut Ctxt,
+    fields: &'a syn::FieldsNamed,
+    attr_name: &str,
+    owner: &str,
+) -> Option<&'a Field> {
+    let mut found: Option<&'a Field> = None;
+    for f in &fields.named {
+        let mut is_id = false;
+        attr::for_each_key(cx, &f.attrs, attr_name, |cx, meta| {
+            if meta.path.is_ident("id") {
+                if is_id {
+                    cx.error_spanned_by(&meta.path, "duplicate `id` on this field");
+                }
+                is_id = true;
+                Ok(())
+            } else {
+                attr::unknown_key(cx, attr_name, meta, &["id"])
+            }
+        });
+        if !is_id {
+            continue;
+        }
+        if found.is_some() {
+            cx.error_spanned_by(
+                f,
+                format!(
+                    "{owner} has exactly one `#[{attr_name}(id)]` field; remove this one or the other"
+                ),
+            );
+        } else {
+            found = Some(f);
+        }
+    }
+    found
 }
 
 // ----------------------------------------------------------------- #[command]
@@ -329,35 +347,14 @@ pub(crate) fn command_input<'a>(
         cx.syn_error(e);
     }
 
-    let mut id_field = None;
     // Plain commands may have any shape; a command of an aggregate needs a
     // named id field, checked in `expand::command`.
-    if let Fields::Named(named) = &item.fields {
-        for f in &named.named {
-            let mut is_id = false;
-            attr::for_each_key(cx, &f.attrs, "command", |cx, meta| {
-                if meta.path.is_ident("id") {
-                    if is_id {
-                        cx.error_spanned_by(&meta.path, "duplicate `id` on this field");
-                    }
-                    is_id = true;
-                    Ok(())
-                } else {
-                    attr::unknown_key(cx, "command", meta, &["id"])
-                }
-            });
-            if is_id {
-                if id_field.is_some() {
-                    cx.error_spanned_by(
-                        f,
-                        "a command has exactly one `#[command(id)]` field; remove this one or the other",
-                    );
-                } else {
-                    id_field = f.ident.clone();
-                }
-            }
+    let id_field = match &item.fields {
+        Fields::Named(named) => {
+            marked_id_field(cx, named, "command", "a command").and_then(|f| f.ident.clone())
         }
-    }
+        _ => None,
+    };
     CommandInput {
         ident: &item.ident,
         aggregate: aggregate.take(),
