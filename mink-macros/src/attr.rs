@@ -1,18 +1,24 @@
 //! Parsing of the keys inside `#[event(…)]`, `#[aggregate(…)]`,
-//! `#[command(…)]` and `#[command_handler(…)]`.
+//! `#[command(…)]` and `#[command_handler(…)]`, and of the user's own
+//! `#[derive(…)]` list. Each macro's set of keys lives in its `ast` module;
+//! this module holds what they share.
 
 use syn::meta::ParseNestedMeta;
 use syn::{Attribute, LitInt, LitStr, Path};
 
 use crate::ctxt::Ctxt;
+use crate::tokens;
 
 /// One attribute value that may be given at most once.
 pub(crate) struct Once<T> {
+    /// The key, for the "duplicate" message.
     key: &'static str,
+    /// The first value given, if any.
     value: Option<T>,
 }
 
 impl<T> Once<T> {
+    /// A key not given yet.
     pub(crate) fn new(key: &'static str) -> Self {
         Once { key, value: None }
     }
@@ -29,6 +35,7 @@ impl<T> Once<T> {
         }
     }
 
+    /// The value, or `None` when the key was not given.
     pub(crate) fn take(self) -> Option<T> {
         self.value
     }
@@ -41,8 +48,7 @@ pub(crate) fn unknown_key(
     meta: &ParseNestedMeta<'_>,
     expected: &[&str],
 ) -> syn::Result<()> {
-    let path = &meta.path;
-    let key = quote::quote!(#path).to_string().replace(' ', "");
+    let key = tokens::compact(&meta.path);
     let list = expected
         .iter()
         .map(|k| format!("`{k}`"))
@@ -134,4 +140,37 @@ pub(crate) fn for_each_key(
 /// compiler must not see).
 pub(crate) fn strip(attrs: &mut Vec<Attribute>, name: &str) {
     attrs.retain(|a| !a.path().is_ident(name));
+}
+
+/// Which of the traits mink derives for its types the user already
+/// derives, so the generated `#[derive(…)]` leaves those out instead of
+/// deriving them twice.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct UserDerives {
+    /// `Clone` is derived.
+    pub(crate) clone: bool,
+    /// serde's `Serialize` is derived.
+    pub(crate) serialize: bool,
+    /// serde's `Deserialize` is derived.
+    pub(crate) deserialize: bool,
+}
+
+impl UserDerives {
+    /// Reads every `#[derive(…)]` in `attrs`, by the last segment of each
+    /// path, so `serde::Serialize` counts as `Serialize`.
+    pub(crate) fn of(attrs: &[Attribute]) -> Self {
+        let mut has = UserDerives::default();
+        for a in attrs.iter().filter(|a| a.path().is_ident("derive")) {
+            // A derive list that does not parse is rustc's to report.
+            let _ = a.parse_nested_meta(|meta| {
+                if let Some(last) = meta.path.segments.last() {
+                    has.clone |= last.ident == "Clone";
+                    has.serialize |= last.ident == "Serialize";
+                    has.deserialize |= last.ident == "Deserialize";
+                }
+                Ok(())
+            });
+        }
+        has
+    }
 }

@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 
-use quote::ToTokens;
 use syn::{Generics, LitStr};
 
-use crate::ast::{EventCase, HandlerMethod};
+use crate::ast::event::{EventCase, EventName};
+use crate::ast::handler::HandlerMethod;
 use crate::ctxt::Ctxt;
+use crate::tokens;
 
 /// Generic events, aggregates and commands are not supported: their stable
 /// names and registrations must be known at compile time.
@@ -23,29 +24,27 @@ pub(crate) fn no_generics(cx: &mut Ctxt, generics: &Generics, what: &str) {
 pub(crate) fn unique_event_names(cx: &mut Ctxt, cases: &[EventCase<'_>]) {
     let mut seen: HashMap<&str, &EventCase<'_>> = HashMap::new();
     for case in cases {
-        if let Some(first) = seen.get(case.name.as_str()) {
+        if let Some(first) = seen.get(case.name.value.as_str()) {
             cx.syn_error(syn::Error::new(
-                case.name_span,
+                case.name.span,
                 format!(
                     "event type name `{}` is already used by variant `{}`; give one of them #[event(name = \"…\")]",
-                    case.name, first.ident
+                    case.name.value, first.ident
                 ),
             ));
         } else {
-            seen.insert(&case.name, case);
+            seen.insert(&case.name.value, case);
         }
     }
 }
 
 /// Event type names are stored in every row: keep them non-empty and short.
-pub(crate) fn event_names_valid(cx: &mut Ctxt, cases: &[EventCase<'_>]) {
-    for case in cases {
-        if case.name.is_empty() || case.name.len() > 255 {
-            cx.syn_error(syn::Error::new(
-                case.name_span,
-                "an event type name must be 1 to 255 bytes long",
-            ));
-        }
+pub(crate) fn event_name_valid(cx: &mut Ctxt, name: &EventName) {
+    if name.value.is_empty() || name.value.len() > 255 {
+        cx.syn_error(syn::Error::new(
+            name.span,
+            "an event type name must be 1 to 255 bytes long",
+        ));
     }
 }
 
@@ -74,7 +73,7 @@ pub(crate) fn unique_handlers<'a>(
     let mut seen: HashMap<String, &syn::Ident> = HashMap::new();
     let mut kept = Vec::with_capacity(handlers.len());
     for h in handlers {
-        let key = h.command.to_token_stream().to_string().replace(' ', "");
+        let key = tokens::compact(h.command);
         if let Some(first) = seen.get(&key) {
             cx.error_spanned_by(
                 h.command,
@@ -83,7 +82,7 @@ pub(crate) fn unique_handlers<'a>(
                 ),
             );
         } else {
-            seen.insert(key, &h.method.sig.ident);
+            seen.insert(key, &h.sig.ident);
             kept.push(h);
         }
     }

@@ -9,10 +9,13 @@ use quote::ToTokens;
 /// The error collector threaded through parsing and checking.
 #[derive(Default)]
 pub(crate) struct Ctxt {
+    /// Errors in the order they were found, which is the order rustc
+    /// prints them in.
     errors: Vec<syn::Error>,
 }
 
 impl Ctxt {
+    /// A collector with no errors yet.
     pub(crate) fn new() -> Self {
         Ctxt::default()
     }
@@ -32,24 +35,29 @@ impl Ctxt {
         self.errors.is_empty()
     }
 
-    /// All errors combined into one, or `Ok` when there were none.
-    pub(crate) fn check(self) -> syn::Result<()> {
-        let mut iter = self.errors.into_iter();
-        let Some(mut first) = iter.next() else {
-            return Ok(());
-        };
-        for e in iter {
-            first.combine(e);
+    /// The validated view when the input had no error; otherwise the
+    /// errors as `compile_error!` invocations, to emit next to a fallback
+    /// expansion.
+    ///
+    /// Every `from_ast` returns `None` only after recording why, so a view
+    /// of `None` always comes with errors to show.
+    pub(crate) fn finish<T>(self, view: Option<T>) -> Result<T, TokenStream> {
+        match view {
+            Some(view) if self.is_ok() => Ok(view),
+            _ => Err(self.into_compile_errors()),
         }
-        Err(first)
     }
 
     /// The errors as `compile_error!` invocations, for emitting next to a
     /// fallback expansion.
     pub(crate) fn into_compile_errors(self) -> TokenStream {
-        match self.check() {
-            Ok(()) => TokenStream::new(),
-            Err(e) => e.to_compile_error(),
+        let mut iter = self.errors.into_iter();
+        let Some(mut first) = iter.next() else {
+            return TokenStream::new();
+        };
+        for e in iter {
+            first.combine(e);
         }
+        first.to_compile_error()
     }
 }

@@ -1,10 +1,12 @@
 //! Procedural macros of mink. Use them through the `mink` crate:
 //! `use mink::prelude::*;`.
 //!
-//! Every entry point only calls its `expand` function; parsing lives in
-//! `attr` and `ast`, cross-cutting rules in `check`, generation in
-//! `expand/`. Generated code reaches the runtime only through
-//! `::mink::__private`.
+//! Every entry point only calls its `expand` function. Each macro then
+//! goes `attr` (attribute keys) → `ast/<macro>` (a validated view of the
+//! input) → `check` (rules spanning several parts) → `expand/<macro>`
+//! (generation from the view), as serde_derive does; errors gather in
+//! `ctxt` so all of them show at once. Generated code reaches the runtime
+//! only through `::mink::__private`.
 
 use proc_macro::TokenStream;
 
@@ -13,6 +15,7 @@ mod attr;
 mod check;
 mod ctxt;
 mod expand;
+mod tokens;
 
 #[cfg(test)]
 mod tests;

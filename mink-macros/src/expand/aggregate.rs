@@ -5,49 +5,34 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-use crate::ast;
-use crate::check;
+use crate::ast::aggregate::{Aggregate, Container};
 use crate::ctxt::Ctxt;
 
+/// Expands `#[derive(Aggregate)]` on `input`.
 pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
     let input: DeriveInput = syn::parse2(input)?;
     let mut cx = Ctxt::new();
-    check::no_generics(&mut cx, &input.generics, "an aggregate");
-    let agg = ast::aggregate_input(&mut cx, &input);
-    if agg.events.is_none() {
-        cx.error_spanned_by(
-            agg.ident,
-            "missing `#[aggregate(events = …)]`: name the aggregate's #[event] type",
-        );
+    let container = Container::from_ast(&mut cx, &input);
+    let aggregate = Aggregate::from_ast(&mut cx, &input, &container);
+    match cx.finish(aggregate) {
+        Ok(aggregate) => Ok(aggregate_impl(&aggregate)),
+        Err(errors) => {
+            let fallback = fallback_impl(&input, container.events.as_ref());
+            Ok(quote!(#fallback #errors))
+        }
     }
-    match &agg.category {
-        None => cx.error_spanned_by(
-            agg.ident,
-            "missing `#[aggregate(category = \"…\")]`: the prefix of the aggregate's stream ids",
-        ),
-        Some(c) => check::category_valid(&mut cx, c),
-    }
-    if agg.id_field.is_none()
-        && matches!(&input.data, syn::Data::Struct(s) if matches!(s.fields, syn::Fields::Named(_)))
-    {
-        cx.error_spanned_by(
-            agg.ident,
-            "missing id field: mark the field holding the aggregate's id with `#[aggregate(id)]`",
-        );
-    }
-    if !cx.is_ok() {
-        let fallback = fallback_impl(&input, agg.events.as_ref());
-        let errors = cx.into_compile_errors();
-        return Ok(quote!(#fallback #errors));
-    }
+}
 
-    let (Some(events), Some(category), Some(id), Some(id_ty)) =
-        (&agg.events, &agg.category, agg.id_field, agg.id_type)
-    else {
-        unreachable!("checked above")
-    };
-    let ty = agg.ident;
-    Ok(quote! {
+/// The `Aggregate` and `EventOf` impls of a valid aggregate.
+fn aggregate_impl(aggregate: &Aggregate<'_>) -> TokenStream {
+    let Aggregate {
+        ident: ty,
+        events,
+        category,
+        id,
+        id_ty,
+    } = aggregate;
+    quote! {
         const _: () = {
             #[automatically_derived]
             impl ::mink::__private::Aggregate for #ty {
@@ -79,7 +64,7 @@ pub(crate) fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 }
             }
         };
-    })
+    }
 }
 
 /// A minimal impl emitted next to errors when the event type is known, so

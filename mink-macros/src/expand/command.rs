@@ -1,17 +1,17 @@
 //! `#[command(aggregate = …)]`: the `Command` impl and the `CommandFor`
-//! marker a handler is checked against. Without `aggregate`, a plain
-//! command, handled by a `#[command_handler]` function.
+//! marker a handler is checked against. Without `aggregate`, a command
+//! handled by a `#[command_handler]` function.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::ItemStruct;
 use syn::spanned::Spanned;
 
-use crate::ast;
-use crate::attr;
-use crate::check;
+use crate::ast::command::{Command, Container, Target};
+use crate::attr::{self, UserDerives};
 use crate::ctxt::Ctxt;
 
+/// Expands `#[command(args)]` on `input`.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     let item: syn::Item = syn::parse2(input)?;
     let mut cx = Ctxt::new();
@@ -26,49 +26,51 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
             return Ok(quote!(#other #errors));
         }
     };
-    check::no_generics(&mut cx, &item.generics, "a command");
-    let cmd = ast::command_input(&mut cx, args, &item);
-    if cmd.aggregate.is_some() && !matches!(item.fields, syn::Fields::Named(_)) {
-        cx.error_spanned_by(
-            &item.ident,
-            "a command of an aggregate needs a struct with named fields, one of them `#[command(id)]`",
-        );
-    } else if cmd.aggregate.is_some() && cmd.id_field.is_none() {
-        cx.error_spanned_by(
-            &item.ident,
-            "missing id field: mark the field holding the target aggregate's id with `#[command(id)]`",
-        );
-    }
+    let container = Container::from_ast(&mut cx, args, &item);
+    let command = Command::from_ast(&mut cx, &item, &container);
+    // Commands are cloned to retry and serialized for idempotency keys and
+    // queues.
+    let derives = super::missing_derives(UserDerives::of(&item.attrs), true);
     let output = stripped(&item);
-    let derives = derives(&item);
     let output = quote!(#derives #output);
-    if !cx.is_ok() {
-        let fallback = fallback_impl(&item, cmd.aggregate.as_ref());
-        let errors = cx.into_compile_errors();
-        return Ok(quote!(#output #fallback #errors));
+    match cx.finish(command) {
+        Ok(command) => Ok(command_impl(&command, output)),
+        Err(errors) => {
+            let fallback = fallback_impl(&item, container.aggregate.as_ref());
+            Ok(quote!(#output #fallback #errors))
+        }
     }
-    let ty = cmd.ident;
-    let name = cmd
-        .name
-        .as_ref()
-        .map_or_else(|| ty.to_string(), syn::LitStr::value);
-    let (target, command_for) = match &cmd.aggregate {
-        Some(aggregate) => {
+}
+
+/// The struct (`output`) followed by the `Command` impl of a valid command
+/// and, for a command of an aggregate, its `CommandFor` marker.
+fn command_impl(command: &Command<'_>, output: TokenStream) -> TokenStream {
+    let ty = command.ident;
+    let name = &command.name;
+    let (target, command_for, aggregate_id) = match &command.target {
+        Target::Aggregate { path, id } => {
             // Spanned on the aggregate path, so naming a type that is not
             // an aggregate is reported there.
-            let command_for = quote_spanned! {aggregate.span()=>
+            let command_for = quote_spanned! {path.span()=>
                 #[automatically_derived]
-                impl ::mink::__private::CommandFor<#aggregate> for #ty {}
+                impl ::mink::__private::CommandFor<#path> for #ty {}
             };
-            (quote!(#aggregate), command_for)
+            let aggregate_id = quote!(::std::string::ToString::to_string(&self.#id));
+            (quote!(#path), command_for, aggregate_id)
         }
-        None => (quote!(::mink::__private::Plain), TokenStream::new()),
+        Target::NoAggregate { id } => {
+            let aggregate_id = match id {
+                Some(id) => quote!(::std::string::ToString::to_string(&self.#id)),
+                None => quote!(::std::string::String::new()),
+            };
+            (
+                quote!(::mink::__private::NoAggregate),
+                TokenStream::new(),
+                aggregate_id,
+            )
+        }
     };
-    let aggregate_id = match &cmd.id_field {
-        Some(id) => quote!(::std::string::ToString::to_string(&self.#id)),
-        None => quote!(::std::string::String::new()),
-    };
-    Ok(quote! {
+    quote! {
         #output
 
         const _: () = {
@@ -99,45 +101,10 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
 
             #command_for
         };
-    })
-}
-
-/// `Clone`, `Serialize` and `Deserialize`, leaving out those the user
-/// already derives: commands are cloned to retry and serialized for
-/// idempotency keys and queues.
-fn derives(item: &ItemStruct) -> TokenStream {
-    let mut has = [false; 3];
-    for a in item.attrs.iter().filter(|a| a.path().is_ident("derive")) {
-        let _ = a.parse_nested_meta(|meta| {
-            if let Some(last) = meta.path.segments.last() {
-                for (i, name) in ["Clone", "Serialize", "Deserialize"].iter().enumerate() {
-                    has[i] |= last.ident == name;
-                }
-            }
-            Ok(())
-        });
-    }
-    let mut list = Vec::new();
-    if !has[0] {
-        list.push(quote!(::core::clone::Clone));
-    }
-    if !has[1] {
-        list.push(quote!(::mink::__private::serde::Serialize));
-    }
-    if !has[2] {
-        list.push(quote!(::mink::__private::serde::Deserialize));
-    }
-    let serde_crate =
-        (!has[1] || !has[2]).then(|| quote!(#[serde(crate = "::mink::__private::serde")]));
-    if list.is_empty() {
-        return TokenStream::new();
-    }
-    quote! {
-        #[derive(#(#list),*)]
-        #serde_crate
     }
 }
 
+/// The struct without the inert `#[command(id)]` markers on its fields.
 fn stripped(item: &ItemStruct) -> ItemStruct {
     let mut out = item.clone();
     for f in out.fields.iter_mut() {

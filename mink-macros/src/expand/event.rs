@@ -1,15 +1,15 @@
 //! `#[event]`: stable type names, schema versions, payload encoding and
 //! registration for an enum (one event type per variant) or a struct.
 
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 use syn::{Ident, Item, ItemEnum, ItemStruct};
 
-use crate::ast::{self, EventCase, Shape};
-use crate::attr;
-use crate::check;
+use crate::ast::event::{EventCase, EventEnum, EventStruct, Shape};
+use crate::attr::{self, UserDerives};
 use crate::ctxt::Ctxt;
 
+/// Expands `#[event(args)]` on `input`.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     let item: Item = syn::parse2(input)?;
     let mut cx = Ctxt::new();
@@ -27,31 +27,26 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
     }
 }
 
+/// Expands an `#[event]` enum: its own payload encoder and decoder, since
+/// each variant is an event type of its own rather than a serde variant.
 fn expand_enum(mut cx: Ctxt, args: TokenStream, item: ItemEnum) -> TokenStream {
-    let attrs = ast::event_attrs_from_args(&mut cx, args);
-    if let Some(name) = &attrs.name {
-        cx.error_spanned_by(
-            name,
-            "`name` goes on each variant of an #[event] enum: `#[event(name = \"…\")] Variant { … }`",
-        );
+    let event = EventEnum::from_ast(&mut cx, args, &item);
+    let output = stripped_enum(&item);
+    match cx.finish(event) {
+        Ok(event) => enum_impl(&event, &output),
+        Err(errors) => {
+            let fallback = fallback_impl(&item.ident, item.generics.params.is_empty());
+            quote!(#output #fallback #errors)
+        }
     }
-    check::no_generics(&mut cx, &item.generics, "an #[event] type");
-    if item.variants.is_empty() {
-        cx.error_spanned_by(&item.ident, "an #[event] enum needs at least one variant");
-    }
-    let default_version = attrs.version.unwrap_or(1);
-    let cases: Vec<EventCase<'_>> = item
-        .variants
-        .iter()
-        .map(|v| ast::variant_case(&mut cx, v, default_version))
-        .collect();
-    check::unique_event_names(&mut cx, &cases);
-    check::event_names_valid(&mut cx, &cases);
+}
 
+/// The enum without the inert attributes the compiler must not see.
+fn stripped_enum(item: &ItemEnum) -> ItemEnum {
     // `#[serde(…)]` on variant fields is read by the generated decoder; the
     // enum itself keeps it only when it derives serde and so declares it.
-    let (user_ser, user_de) = user_serde_derives(&item.attrs);
-    let keep_serde = user_ser || user_de;
+    let user = UserDerives::of(&item.attrs);
+    let keep_serde = user.serialize || user.deserialize;
     let mut output = item.clone();
     for v in &mut output.variants {
         attr::strip(&mut v.attrs, "event");
@@ -61,17 +56,18 @@ fn expand_enum(mut cx: Ctxt, args: TokenStream, item: ItemEnum) -> TokenStream {
             }
         }
     }
-    if !cx.is_ok() {
-        let fallback = fallback_impl(&item.ident, item.generics.params.is_empty());
-        let errors = cx.into_compile_errors();
-        return quote!(#output #fallback #errors);
-    }
+    output
+}
 
-    let ty = &item.ident;
-    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+/// The enum (`output`) followed by the `Event` impl, the payload encoder
+/// and decoders, and one registration per variant.
+fn enum_impl(event: &EventEnum<'_>, output: &ItemEnum) -> TokenStream {
+    let ty = event.ident;
+    let cases = &event.cases;
+    let names: Vec<&str> = cases.iter().map(|c| c.name.value.as_str()).collect();
     let event_type_arms = cases.iter().map(|c| {
         let v = c.ident;
-        let name = &c.name;
+        let name = &c.name.value;
         quote!(#ty::#v { .. } => #name)
     });
     let version_arms = cases.iter().map(|c| {
@@ -85,9 +81,14 @@ fn expand_enum(mut cx: Ctxt, args: TokenStream, item: ItemEnum) -> TokenStream {
         .iter()
         .map(|c| decode_arm(ty, c, &mut helpers))
         .collect();
-    let registrations = cases
-        .iter()
-        .map(|c| registration(&c.name, c.version, &format!("{}::{}", ty, c.ident)));
+    let registrations = cases.iter().map(|c| {
+        registration(
+            &c.name.value,
+            c.version,
+            &format!("{}::{}", ty, c.ident),
+            c.ident.span(),
+        )
+    });
 
     quote! {
         #output
@@ -153,6 +154,7 @@ fn expand_enum(mut cx: Ctxt, args: TokenStream, item: ItemEnum) -> TokenStream {
     }
 }
 
+/// The `match` arm serializing one variant's payload.
 fn encode_arm(ty: &Ident, case: &EventCase<'_>) -> TokenStream {
     let v = case.ident;
     let variant_name = v.to_string();
@@ -195,9 +197,11 @@ fn encode_arm(ty: &Ident, case: &EventCase<'_>) -> TokenStream {
     }
 }
 
+/// The `match` arm decoding one event type; a named variant gets a
+/// `Deserialize` helper struct pushed to `helpers`.
 fn decode_arm(ty: &Ident, case: &EventCase<'_>, helpers: &mut Vec<TokenStream>) -> TokenStream {
     let v = case.ident;
-    let name = &case.name;
+    let name = &case.name.value;
     let build = match &case.shape {
         Shape::Named(fields) => {
             let helper = format_ident!("__MinkDecode{}", v);
@@ -246,23 +250,26 @@ fn decode_arm(ty: &Ident, case: &EventCase<'_>, helpers: &mut Vec<TokenStream>) 
     }
 }
 
+/// Expands an `#[event]` struct, encoded by its own serde derives.
 fn expand_struct(mut cx: Ctxt, args: TokenStream, item: ItemStruct) -> TokenStream {
-    let attrs = ast::event_attrs_from_args(&mut cx, args);
-    check::no_generics(&mut cx, &item.generics, "an #[event] type");
-    let fields = syn::Fields::Unit;
-    let case = ast::event_case(&mut cx, &item.ident, attrs, 1, &fields);
-    check::event_names_valid(&mut cx, std::slice::from_ref(&case));
-
-    let derives = serde_derives(&item);
-    if !cx.is_ok() {
-        let fallback = fallback_impl(&item.ident, item.generics.params.is_empty());
-        let errors = cx.into_compile_errors();
-        return quote!(#derives #item #fallback #errors);
+    let event = EventStruct::from_ast(&mut cx, args, &item);
+    let derives = super::missing_derives(UserDerives::of(&item.attrs), false);
+    match cx.finish(event) {
+        Ok(event) => struct_impl(&event, &derives, &item),
+        Err(errors) => {
+            let fallback = fallback_impl(&item.ident, item.generics.params.is_empty());
+            quote!(#derives #item #fallback #errors)
+        }
     }
-    let ty = &item.ident;
-    let name = &case.name;
-    let version = case.version;
-    let registration = registration(name, version, &ty.to_string());
+}
+
+/// The struct with its `derives`, followed by the `Event` impl and the
+/// registration.
+fn struct_impl(event: &EventStruct<'_>, derives: &TokenStream, item: &ItemStruct) -> TokenStream {
+    let ty = event.ident;
+    let name = &event.name;
+    let version = event.version;
+    let registration = registration(name, version, &ty.to_string(), ty.span());
     quote! {
         #derives
         #item
@@ -306,47 +313,21 @@ fn expand_struct(mut cx: Ctxt, args: TokenStream, item: ItemStruct) -> TokenStre
     }
 }
 
-/// `#[derive(Serialize, Deserialize)]` for a struct event, leaving out any
-/// the user already derives.
-fn serde_derives(item: &ItemStruct) -> TokenStream {
-    let (has_ser, has_de) = user_serde_derives(&item.attrs);
-    let ser = (!has_ser).then(|| quote!(::mink::__private::serde::Serialize));
-    let de = (!has_de).then(|| quote!(::mink::__private::serde::Deserialize));
-    let list: Vec<_> = ser.into_iter().chain(de).collect();
-    if list.is_empty() {
-        return TokenStream::new();
-    }
-    quote! {
-        #[derive(#(#list),*)]
-        #[serde(crate = "::mink::__private::serde")]
-    }
-}
-
-/// Whether the user's own `#[derive(…)]`s include `Serialize` and
-/// `Deserialize`.
-fn user_serde_derives(attrs: &[syn::Attribute]) -> (bool, bool) {
-    let mut has_ser = false;
-    let mut has_de = false;
-    for a in attrs.iter().filter(|a| a.path().is_ident("derive")) {
-        let _ = a.parse_nested_meta(|meta| {
-            if let Some(last) = meta.path.segments.last() {
-                has_ser |= last.ident == "Serialize";
-                has_de |= last.ident == "Deserialize";
-            }
-            Ok(())
-        });
-    }
-    (has_ser, has_de)
-}
-
-fn registration(name: &str, version: u32, rust_type: &str) -> TokenStream {
+/// The inventory entry that lets `Mink::builder()` find the event type.
+/// `declared_at` carries the span of the type's name, so `line!()` gives
+/// the line of its definition rather than of the `#[event]` attribute.
+fn registration(name: &str, version: u32, rust_type: &str, declared_at: Span) -> TokenStream {
     let suffix = format!("::{rust_type}");
+    let declared_at = quote_spanned! {declared_at=>
+        ::core::concat!(::core::file!(), ":", ::core::line!())
+    };
     quote! {
         ::mink::__private::inventory::submit! {
             ::mink::__private::EventRegistration {
                 event_type: #name,
                 schema_version: #version,
                 rust_type: ::core::concat!(::core::module_path!(), #suffix),
+                declared_at: #declared_at,
             }
         }
     }

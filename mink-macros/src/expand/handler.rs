@@ -7,20 +7,17 @@ use quote::{quote, quote_spanned};
 use syn::ItemImpl;
 use syn::spanned::Spanned;
 
-use crate::ast::{self, HandlerMethod};
+use crate::ast::handler::{self, HandlerBlock, HandlerMethod};
 use crate::attr;
-use crate::check;
 use crate::ctxt::Ctxt;
+use crate::tokens;
 
+/// Expands `#[command_handler(args)]` on `input`, an impl block or an
+/// `async fn`.
 pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<TokenStream> {
     let item: syn::Item = syn::parse2(input)?;
     let mut cx = Ctxt::new();
-    if !args.is_empty() {
-        cx.error_spanned_by(
-            &args,
-            "#[command_handler] on an impl block takes no arguments; `#[command_handler(skip)]` goes on a method",
-        );
-    }
+    handler::no_arguments(&mut cx, &args);
     let block = match item {
         syn::Item::Impl(block) if block.trait_.is_none() => block,
         syn::Item::Fn(f) => return Ok(super::plain_handler::expand(cx, f)),
@@ -33,12 +30,12 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
             return Ok(quote!(#other #errors));
         }
     };
-    check::no_generics(&mut cx, &block.generics, "an aggregate");
-    let handlers = ast::handler_methods(&mut cx, &block);
-    let handlers = check::unique_handlers(&mut cx, handlers);
+    // Unlike the other macros, the valid handlers get their impls even
+    // next to errors: see `HandlerBlock`.
+    let view = HandlerBlock::from_ast(&mut cx, &block);
     let output = stripped(&block);
     let errors = cx.into_compile_errors();
-    let impls = handlers.iter().map(|h| handler_impl(&block, h));
+    let impls = view.handlers.iter().map(|h| handler_impl(view.self_ty, h));
     Ok(quote! {
         #output
         #errors
@@ -46,14 +43,15 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> syn::Result<Token
     })
 }
 
-fn handler_impl(block: &ItemImpl, h: &HandlerMethod<'_>) -> TokenStream {
-    let agg = &block.self_ty;
+/// The `Handles<C>` impl and the registration of one handler method of
+/// aggregate `agg`.
+fn handler_impl(agg: &syn::Type, h: &HandlerMethod<'_>) -> TokenStream {
     let cmd = h.command;
     let output = h.output;
-    let method = &h.method.sig.ident;
+    let method = &h.sig.ident;
     let method_name = method.to_string();
-    let agg_name = format!("::{}", quote!(#agg)).replace(' ', "");
-    let cmd_name = quote!(#cmd).to_string().replace(' ', "");
+    let agg_name = format!("::{}", tokens::compact(agg));
+    let cmd_name = tokens::compact(cmd);
     // Each check is spanned on the user's tokens it is about: a command of
     // another aggregate on the argument type, a wrong return type on the
     // return type, and a second handler for one command (rustc's
@@ -83,7 +81,7 @@ fn handler_impl(block: &ItemImpl, h: &HandlerMethod<'_>) -> TokenStream {
             #into_events(<#agg>::#method(self, __command))
         }
     };
-    let handles_impl = quote_spanned! {h.method.sig.span()=>
+    let handles_impl = quote_spanned! {h.sig.span()=>
         #[automatically_derived]
         impl ::mink::__private::Handles<#cmd> for #agg {
             #body
@@ -104,6 +102,7 @@ fn handler_impl(block: &ItemImpl, h: &HandlerMethod<'_>) -> TokenStream {
     }
 }
 
+/// The block without the inert `#[command_handler(skip)]` markers.
 fn stripped(block: &ItemImpl) -> ItemImpl {
     let mut out = block.clone();
     for item in &mut out.items {

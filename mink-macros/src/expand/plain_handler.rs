@@ -3,64 +3,35 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::ItemFn;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, Type};
 
-use crate::check;
+use crate::ast::handler::PlainHandler;
 use crate::ctxt::Ctxt;
+use crate::tokens;
 
+/// Expands `#[command_handler]` on the function `item`; `cx` may already
+/// hold an error about the macro's arguments.
 pub(crate) fn expand(mut cx: Ctxt, item: ItemFn) -> TokenStream {
-    let sig = &item.sig;
-    check::no_generics(&mut cx, &sig.generics, "a plain command handler");
-    if sig.asyncness.is_none() {
-        cx.error_spanned_by(
-            sig.fn_token,
-            "a plain command handler is an `async fn`: `#[command_handler] async fn …(cmd: MyCommand, ctx: mink::HandlerContext) -> Result<(), MyError>`",
-        );
+    let handler = PlainHandler::from_ast(&mut cx, &item);
+    match cx.finish(handler) {
+        Ok(handler) => handler_impl(&handler, &item),
+        Err(errors) => quote!(#item #errors),
     }
-    let args: Vec<&syn::PatType> = sig
-        .inputs
-        .iter()
-        .filter_map(|a| match a {
-            FnArg::Typed(t) => Some(t),
-            FnArg::Receiver(r) => {
-                cx.error_spanned_by(
-                    r,
-                    "a plain command handler is a free function; handlers taking `&self` belong in a `#[command_handler] impl` block of an aggregate",
-                );
-                None
-            }
-        })
-        .collect();
-    let command: Option<&Type> = match args.as_slice() {
-        [cmd] | [cmd, _] => Some(&cmd.ty),
-        _ => {
-            cx.error_spanned_by(
-                &sig.inputs,
-                "a plain command handler takes the command and, optionally, a `mink::HandlerContext`",
-            );
-            None
-        }
-    };
-    let output = match &sig.output {
-        syn::ReturnType::Type(_, ty) => Some(ty),
-        syn::ReturnType::Default => {
-            cx.error_spanned_by(
-                sig,
-                "a plain command handler returns `Result<(), YourError>`",
-            );
-            None
-        }
-    };
-    let (Some(command), Some(output), true) = (command, output, cx.is_ok()) else {
-        let errors = cx.into_compile_errors();
-        return quote!(#item #errors);
-    };
+}
 
-    let name = &sig.ident;
+/// The function (`item`) followed by the `PlainHandler` impl on its command
+/// and the registration.
+fn handler_impl(handler: &PlainHandler<'_>, item: &ItemFn) -> TokenStream {
+    let PlainHandler {
+        ident: name,
+        command,
+        output,
+        takes_context,
+    } = *handler;
     let name_str = name.to_string();
-    let cmd_name = quote!(#command).to_string().replace(' ', "");
-    let call = if args.len() == 2 {
+    let cmd_name = tokens::compact(command);
+    let call = if takes_context {
         quote!(#name(self, __ctx))
     } else {
         quote!({
@@ -71,7 +42,7 @@ pub(crate) fn expand(mut cx: Ctxt, item: ItemFn) -> TokenStream {
     let error_type = quote_spanned! {output.span()=>
         <#output as ::mink::__private::PlainOutput>::Error
     };
-    let impl_ = quote_spanned! {sig.ident.span()=>
+    let impl_ = quote_spanned! {name.span()=>
         #[automatically_derived]
         impl ::mink::__private::PlainHandler for #command {
             type Error = #error_type;

@@ -1,0 +1,279 @@
+//! The validated view of an `#[event]` enum (one event type per variant)
+//! or an `#[event]` struct (one event type).
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::{Field, Fields, Ident, ItemEnum, ItemStruct, LitStr, Variant};
+
+use crate::attr::{self, Once};
+use crate::check;
+use crate::ctxt::Ctxt;
+
+/// A validated `#[event]` enum.
+pub(crate) struct EventEnum<'a> {
+    /// The enum's name.
+    pub(crate) ident: &'a Ident,
+    /// One event type per variant, in declaration order.
+    pub(crate) cases: Vec<EventCase<'a>>,
+}
+
+impl<'a> EventEnum<'a> {
+    /// Reads `#[event(…)]`'s arguments and every variant; `None` after an
+    /// error.
+    pub(crate) fn from_ast(cx: &mut Ctxt, args: TokenStream, item: &'a ItemEnum) -> Option<Self> {
+        // `name` is accepted here only to say where it goes instead.
+        let keys = Keys::from_args(cx, args);
+        if let Some(name) = &keys.name {
+            cx.error_spanned_by(
+                name,
+                "`name` goes on each variant of an #[event] enum: `#[event(name = \"…\")] Variant { … }`",
+            );
+        }
+        check::no_generics(cx, &item.generics, "an #[event] type");
+        if item.variants.is_empty() {
+            cx.error_spanned_by(&item.ident, "an #[event] enum needs at least one variant");
+        }
+        // The enum's version is the default of its variants.
+        let default_version = keys.version.unwrap_or(1);
+        let cases: Vec<EventCase<'a>> = item
+            .variants
+            .iter()
+            .map(|v| EventCase::from_variant(cx, v, default_version))
+            .collect();
+        check::unique_event_names(cx, &cases);
+        for case in &cases {
+            check::event_name_valid(cx, &case.name);
+        }
+        cx.is_ok().then_some(EventEnum {
+            ident: &item.ident,
+            cases,
+        })
+    }
+}
+
+/// A validated `#[event]` struct: the whole struct is the payload, encoded
+/// by the serde derives of the struct itself.
+pub(crate) struct EventStruct<'a> {
+    /// The struct's name.
+    pub(crate) ident: &'a Ident,
+    /// Stable type name.
+    pub(crate) name: String,
+    /// Schema version.
+    pub(crate) version: u32,
+}
+
+impl<'a> EventStruct<'a> {
+    /// Reads `#[event(…)]`'s arguments; `None` after an error.
+    pub(crate) fn from_ast(cx: &mut Ctxt, args: TokenStream, item: &'a ItemStruct) -> Option<Self> {
+        let keys = Keys::from_args(cx, args);
+        check::no_generics(cx, &item.generics, "an #[event] type");
+        let name = EventName::new(keys.name.as_ref(), &item.ident);
+        check::event_name_valid(cx, &name);
+        cx.is_ok().then(|| EventStruct {
+            ident: &item.ident,
+            name: name.value,
+            version: keys.version.unwrap_or(1),
+        })
+    }
+}
+
+/// A stable event type name, with the span errors about it point at.
+pub(crate) struct EventName {
+    /// The name stored with every event of this type.
+    pub(crate) value: String,
+    /// The `name = "…"` literal, or the Rust name when none was given.
+    pub(crate) span: Span,
+}
+
+impl EventName {
+    /// `name = "…"` when given, else the Rust name.
+    fn new(given: Option<&LitStr>, ident: &Ident) -> Self {
+        match given {
+            Some(lit) => EventName {
+                value: lit.value(),
+                span: lit.span(),
+            },
+            None => EventName {
+                value: ident.to_string(),
+                span: ident.span(),
+            },
+        }
+    }
+}
+
+/// One event type of an `#[event]` enum: a variant.
+pub(crate) struct EventCase<'a> {
+    /// The variant name.
+    pub(crate) ident: &'a Ident,
+    /// Stable type name.
+    pub(crate) name: EventName,
+    /// Schema version.
+    pub(crate) version: u32,
+    /// How the variant carries its payload.
+    pub(crate) shape: Shape<'a>,
+}
+
+impl<'a> EventCase<'a> {
+    /// Reads the variant's `#[event(…)]` and the `#[serde(…)]` of its
+    /// fields.
+    fn from_variant(cx: &mut Ctxt, variant: &'a Variant, default_version: u32) -> Self {
+        let keys = Keys::from_attrs(cx, &variant.attrs);
+        EventCase {
+            ident: &variant.ident,
+            name: EventName::new(keys.name.as_ref(), &variant.ident),
+            version: keys.version.unwrap_or(default_version),
+            shape: Shape::from_fields(cx, &variant.fields),
+        }
+    }
+}
+
+/// How a variant carries its payload.
+pub(crate) enum Shape<'a> {
+    /// `{ a: A, b: B }`
+    Named(Vec<EventField<'a>>),
+    /// `(Inner)`: the payload is the inner value.
+    Newtype(&'a Field),
+    /// `(A, B, …)`: the payload is a sequence.
+    Tuple(Vec<&'a Field>),
+    /// No fields: the payload is `{}`.
+    Unit,
+}
+
+impl<'a> Shape<'a> {
+    /// The shape of `fields`, reading the payload key of each named field.
+    fn from_fields(cx: &mut Ctxt, fields: &'a Fields) -> Self {
+        match fields {
+            Fields::Unit => Shape::Unit,
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => Shape::Newtype(&u.unnamed[0]),
+            Fields::Unnamed(u) => Shape::Tuple(u.unnamed.iter().collect()),
+            Fields::Named(n) => Shape::Named(
+                n.named
+                    .iter()
+                    .filter_map(|f| {
+                        let ident = f.ident.as_ref()?;
+                        Some(EventField {
+                            field: f,
+                            ident,
+                            key: serde_field_key(cx, f, ident),
+                        })
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A named field of an event variant.
+pub(crate) struct EventField<'a> {
+    /// The field, whose `#[serde(…)]` and type the decoder copies.
+    pub(crate) field: &'a Field,
+    /// The field's name.
+    pub(crate) ident: &'a Ident,
+    /// The key in the payload (`#[serde(rename = "…")]` or the field name).
+    pub(crate) key: String,
+}
+
+/// The payload key of a field in an enum variant. Only `rename`, `alias`
+/// and `default` are understood there; anything else is refused, because
+/// the generated encoder would silently ignore it.
+fn serde_field_key(cx: &mut Ctxt, field: &Field, ident: &Ident) -> String {
+    let mut key = ident.to_string();
+    for a in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let res = a.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                key = attr::lit_str(&meta)?.value();
+            } else if meta.path.is_ident("alias") {
+                let _ = attr::lit_str(&meta)?;
+            } else if meta.path.is_ident("default") {
+                if meta.input.peek(syn::Token![=]) {
+                    let _ = attr::lit_str(&meta)?;
+                }
+            } else {
+                cx.error_spanned_by(
+                    &meta.path,
+                    "only `rename`, `alias` and `default` are supported on fields of #[event] enum variants; \
+                     for more serde control, wrap a struct: `Variant(MyPayload)`",
+                );
+                if meta.input.peek(syn::Token![=]) {
+                    let _: syn::Expr = meta.value()?.parse()?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = res {
+            cx.syn_error(e);
+        }
+    }
+    key
+}
+
+/// The keys of `#[event(…)]`, as given; defaults are the views' business.
+struct Keys {
+    /// `name = "…"`.
+    name: Option<LitStr>,
+    /// `version = N`, never 0.
+    version: Option<u32>,
+}
+
+impl Keys {
+    /// The keys of the macro's own arguments: `#[event(…)] enum E`.
+    fn from_args(cx: &mut Ctxt, args: TokenStream) -> Self {
+        let mut name = Once::new("name");
+        let mut version = Once::new("version");
+        let parser = syn::meta::parser(|meta| {
+            parse_key(cx, &meta, &mut name, &mut version);
+            Ok(())
+        });
+        if let Err(e) = syn::parse::Parser::parse2(parser, args) {
+            cx.syn_error(e);
+        }
+        Keys {
+            name: name.take(),
+            version: version.take(),
+        }
+    }
+
+    /// The keys of inert `#[event(…)]` attributes on a variant.
+    fn from_attrs(cx: &mut Ctxt, attrs: &[syn::Attribute]) -> Self {
+        let mut name = Once::new("name");
+        let mut version = Once::new("version");
+        attr::for_each_key(cx, attrs, "event", |cx, meta| {
+            parse_key(cx, meta, &mut name, &mut version);
+            Ok(())
+        });
+        Keys {
+            name: name.take(),
+            version: version.take(),
+        }
+    }
+}
+
+/// Parses one key of `#[event(…)]`, recording every error in `cx` so the
+/// following keys are still read.
+fn parse_key(
+    cx: &mut Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: &mut Once<LitStr>,
+    version: &mut Once<u32>,
+) {
+    let res = if meta.path.is_ident("name") {
+        attr::lit_str(meta).map(|v| name.set(cx, "event", meta, v))
+    } else if meta.path.is_ident("version") {
+        attr::lit_u32(meta).and_then(|(n, lit)| {
+            if n == 0 {
+                Err(syn::Error::new_spanned(
+                    lit,
+                    "schema versions start at 1; the first schema of an event is `version = 1`",
+                ))
+            } else {
+                version.set(cx, "event", meta, n);
+                Ok(())
+            }
+        })
+    } else {
+        attr::unknown_key(cx, "event", meta, &["name", "version"])
+    };
+    if let Err(e) = res {
+        cx.syn_error(e);
+    }
+}
