@@ -32,7 +32,7 @@ pub async fn hot_stream(app: &Mink, plan: &Plan, writers: usize) -> Result<Stats
                 };
                 match app.dispatch(command).await {
                     Ok(done) => {
-                        if done.version >= HOT_STREAM_LENGTH {
+                        if done.version >= Some(HOT_STREAM_LENGTH) {
                             // Only one writer moves the generation on.
                             let _ = generation.compare_exchange(
                                 current,

@@ -1,6 +1,8 @@
 //! Typed errors of the runtime.
 
-use crate::event::ExpectedVersion;
+use std::time::Duration;
+
+use crate::event::{ExpectedVersion, Position};
 
 /// A boxed error from a backend or a user type, kept as the source of an [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -84,17 +86,44 @@ pub enum Error {
         reason: String,
     },
 
+    /// An event id of the append is already stored, or appears twice in
+    /// the call. Nothing was written.
+    #[error("event id {event_id} is already stored or appears twice in one append")]
+    DuplicateEventId {
+        /// The repeated id.
+        event_id: uuid::Uuid,
+    },
+
     /// Two Rust types registered the same event type name.
     #[error(
-        "event type name `{event_type}` is registered by both `{first}` and `{second}`; give one of them #[event(name = \"…\")]"
+        "event type name `{event_type}` is registered by both `{first}` ({first_declared_at}) and `{second}` ({second_declared_at}); give one of them #[event(name = \"…\")]"
     )]
     DuplicateEventType {
         /// The clashing name.
         event_type: String,
         /// The first Rust type using it.
         first: &'static str,
+        /// Where the first type is declared (`file:line`).
+        first_declared_at: &'static str,
         /// The second Rust type using it.
         second: &'static str,
+        /// Where the second type is declared (`file:line`).
+        second_declared_at: &'static str,
+    },
+
+    /// Work run inside the append transaction failed: the transaction was
+    /// rolled back, so neither the events nor the work's writes are stored.
+    #[error("the unit of work inside the append transaction failed: {0}")]
+    UnitOfWork(#[source] BoxError),
+
+    /// [`crate::EventStore::wait_until_visible`] gave up: the position was
+    /// not yet readable in the global log.
+    #[error("position {position} was not visible in the global log after {waited:?}")]
+    NotVisible {
+        /// The position waited for.
+        position: Position,
+        /// How long the caller waited.
+        waited: Duration,
     },
 
     /// The builder was used without a required part.
@@ -117,6 +146,16 @@ impl Error {
         Error::InvalidInput {
             field,
             reason: reason.into(),
+        }
+    }
+
+    /// Builds an [`Error::ConcurrencyConflict`]: `stream` was at `actual`
+    /// when the caller expected `expected`.
+    pub fn conflict(stream: impl Into<String>, expected: ExpectedVersion, actual: u64) -> Self {
+        Error::ConcurrencyConflict {
+            stream: stream.into(),
+            expected,
+            actual,
         }
     }
 

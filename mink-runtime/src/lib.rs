@@ -1,8 +1,21 @@
 //! The runtime of mink: the event model, the [`EventStore`] trait and its
-//! adapters, aggregates, commands and the [`Mink`] entry point.
+//! adapters, aggregates, commands, the command bus and the [`Mink`] entry
+//! point.
 //!
 //! Applications depend on the `mink` facade crate, which re-exports this
 //! crate together with the macros.
+//!
+//! The modules are layers; each imports only those listed before it:
+//!
+//! | layer | holds |
+//! | --- | --- |
+//! | [`error`], [`event`] | the vocabulary: events, positions, expected versions, errors, serializers |
+//! | [`store`] | the [`EventStore`] trait, the unit of work, idempotency records, rules every adapter applies |
+//! | [`aggregate`] | aggregates and their event types |
+//! | [`command`] | commands, handlers, routing, context, validation, outcomes |
+//! | [`bus`] | the command bus and its middleware |
+//! | [`app`] | [`Mink`] and its builder |
+//! | [`adapters`] | everything one database stores, with its SQL and migrations |
 
 pub mod adapters;
 pub mod aggregate;
@@ -11,60 +24,61 @@ pub mod bus;
 pub mod command;
 pub mod error;
 pub mod event;
-pub mod idempotency;
-pub mod registry;
-pub mod serializer;
 pub mod store;
 
-pub use aggregate::{Aggregate, Event, EventOf, Tracked};
-pub use app::{Mink, MinkBuilder};
+pub use aggregate::{Aggregate, Event, Tracked};
+pub use app::{Mink, MinkBuilder, Registry};
 pub use command::{
-    Command, CommandFor, CommandResult, DispatchError, HandlerContext, HandlerFuture,
-    HandlerOutput, Handles, IdempotencyKey, Plain, PlainHandler, PlainOutput, Target,
+    Command, CommandError, CommandResult, Context, DispatchError, Handles, HandlerContext,
+    HandlerFuture, IdempotencyKey, NoAggregate, PlainHandler, Validate, ValidationErrors,
+    Violation,
 };
 pub use error::{BoxError, Error, Result};
 pub use event::{
-    EventMetadata, ExpectedVersion, NewEvent, Position, RecordedEvent, category_of, stream_id_for,
+    EventMetadata, ExpectedVersion, JsonSerializer, NewEvent, Position, RecordedEvent, Serializer,
+    category_of, stream_id_for,
 };
-pub use registry::{EventRegistration, HandlerRegistration, Registry};
-pub use serializer::{JsonSerializer, Serializer};
 pub use store::{
-    AppendResult, AppendedStream, EventStore, Limits, ReadAll, ReadFilter, StreamAppend, StreamInfo,
+    AppendResult, AppendedStream, EventStore, IdempotencyStore, Limits, ReadAll, ReadFilter,
+    StoreTransaction, StreamAppend, StreamInfo, UnitOfWork, WrittenEvent,
 };
-
-/// Re-exported so adapters and tests name the same version.
-pub use async_trait::async_trait;
 
 #[doc(hidden)]
 pub mod __private {
     //! Used by code the macros generate. Not a public API.
+    pub use async_trait::async_trait;
     pub use inventory;
     pub use serde;
 
+    pub use crate::aggregate::EventOf;
+    pub use crate::command::{CommandFor, CommandRoute, HandlerOutput, PlainOutput};
+    pub use crate::command::HandlerRegistration;
+    pub use crate::event::EventRegistration;
+
     /// Checks, in generated handler code, that `C` is a command of `A`.
     #[inline(always)]
-    pub fn assert_command_for<C: crate::CommandFor<A>, A: crate::Aggregate>() {}
+    pub fn assert_command_for<C: crate::command::CommandFor<A>, A: crate::Aggregate>() {}
 
     /// Wraps a command so generated code can find optional trait impls.
     pub struct Probe<'a, T>(pub &'a T);
 
-    /// Picked when the command implements [`crate::bus::Validate`].
+    /// Picked when the command implements [`crate::Validate`].
     pub trait ValidateViaImpl {
         /// Runs the command's rules.
-        fn __mink_validate(&self) -> Result<(), crate::bus::ValidationErrors>;
+        fn __mink_validate(&self) -> Result<(), crate::ValidationErrors>;
     }
-    impl<T: crate::bus::Validate> ValidateViaImpl for &Probe<'_, T> {
-        fn __mink_validate(&self) -> Result<(), crate::bus::ValidationErrors> {
-            <T as crate::bus::Validate>::validate(self.0)
+    impl<T: crate::Validate> ValidateViaImpl for &Probe<'_, T> {
+        fn __mink_validate(&self) -> Result<(), crate::ValidationErrors> {
+            <T as crate::Validate>::validate(self.0)
         }
     }
     /// Picked otherwise: no rules.
     pub trait ValidateViaDefault {
         /// Accepts the command.
-        fn __mink_validate(&self) -> Result<(), crate::bus::ValidationErrors>;
+        fn __mink_validate(&self) -> Result<(), crate::ValidationErrors>;
     }
     impl<T> ValidateViaDefault for Probe<'_, T> {
-        fn __mink_validate(&self) -> Result<(), crate::bus::ValidationErrors> {
+        fn __mink_validate(&self) -> Result<(), crate::ValidationErrors> {
             Ok(())
         }
     }

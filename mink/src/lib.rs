@@ -50,7 +50,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let app = Mink::builder().store(InMemoryStore::new()).build().await?;
 //! let done = app.dispatch(Increment { counter_id: "c1".into(), by: 2 }).await?;
-//! assert_eq!(done.version, 1);
+//! assert_eq!(done.version, Some(1));
 //! let counter = app.load_aggregate::<Counter>("c1").await?;
 //! assert_eq!(counter.total, 2);
 //! # Ok(()) }
@@ -63,29 +63,32 @@
 
 pub use mink_macros::{Aggregate, command, command_handler, event};
 pub use mink_runtime::{
-    Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandFor, CommandResult,
-    DispatchError, Error, Event, EventMetadata, EventOf, EventRegistration, EventStore,
-    ExpectedVersion, HandlerOutput, HandlerRegistration, Handles, JsonSerializer, Limits, Mink,
-    MinkBuilder, NewEvent, Position, ReadAll, ReadFilter, RecordedEvent, Registry, Result,
-    Serializer, StreamAppend, StreamInfo, Tracked, async_trait, category_of, stream_id_for,
+    Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandError, CommandResult,
+    Context, DispatchError, Error, Event, EventMetadata, EventStore, ExpectedVersion, Handles,
+    HandlerContext, HandlerFuture, IdempotencyKey, IdempotencyStore, JsonSerializer, Limits, Mink,
+    MinkBuilder, NewEvent, NoAggregate, PlainHandler, Position, ReadAll, ReadFilter, RecordedEvent,
+    Registry, Result, Serializer, StoreTransaction, StreamAppend, StreamInfo, Tracked, UnitOfWork,
+    Validate, ValidationErrors, Violation, WrittenEvent, category_of, stream_id_for,
 };
 
-/// The command bus and its middleware layers.
+/// The command vocabulary: commands, handlers, routing, context,
+/// validation and outcomes.
+pub mod command {
+    pub use mink_runtime::command::*;
+}
+
+/// The command bus and its middleware layers, idempotency included.
 pub mod bus {
     pub use mink_runtime::bus::*;
 }
 
-/// Idempotent commands: the layer and its stores.
-pub mod idempotency {
-    pub use mink_runtime::idempotency::*;
+/// The event store trait, its requests and outcomes, units of work and
+/// idempotency records.
+pub mod store {
+    pub use mink_runtime::store::*;
 }
 
-pub use mink_runtime::bus::{Context, Validate, ValidationErrors};
-pub use mink_runtime::{
-    HandlerContext, HandlerFuture, IdempotencyKey, Plain, PlainHandler, PlainOutput, Target,
-};
-
-/// Event store adapters.
+/// Event store adapters, and opening one from a URL.
 pub mod adapters {
     pub use mink_runtime::adapters::*;
 }
@@ -96,15 +99,17 @@ pub use mink_runtime::adapters::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use mink_runtime::adapters::sqlite::SqliteStore;
 
-/// Everything an application usually needs: `use mink::prelude::*;`.
+/// Everything a first program needs: `use mink::prelude::*;`.
 pub mod prelude {
     #[cfg(feature = "postgres")]
     pub use crate::PostgresStore;
     #[cfg(feature = "sqlite")]
     pub use crate::SqliteStore;
+    pub use crate::bus::IdempotencyLayer;
     pub use crate::{
-        Aggregate, Context, EventMetadata, EventStore, ExpectedVersion, HandlerContext,
-        InMemoryStore, Mink, command, command_handler, event,
+        Aggregate, Context, DispatchError, Error, EventMetadata, EventStore, ExpectedVersion,
+        HandlerContext, InMemoryStore, Mink, NewEvent, Position, ReadAll, ReadFilter, command,
+        command_handler, event,
     };
 }
 
@@ -112,15 +117,10 @@ pub mod prelude {
 pub mod __private {
     //! The one door generated code uses to reach the runtime. Not a public
     //! API: it changes without notice.
-    pub use mink_runtime::__private::{
-        KeyViaDefault, KeyViaImpl, Probe, ValidateViaDefault, ValidateViaImpl, assert_command_for,
-        inventory, parse_id, serde,
-    };
-    pub use mink_runtime::bus::ValidationErrors;
+    pub use mink_runtime::__private::*;
     pub use mink_runtime::{
-        Aggregate, BoxError, Command, CommandFor, Error, Event, EventOf, EventRegistration,
-        HandlerContext, HandlerFuture, HandlerOutput, HandlerRegistration, Handles, Plain,
-        PlainHandler, PlainOutput, Serializer,
+        Aggregate, BoxError, Command, Error, Event, HandlerContext, HandlerFuture, Handles,
+        NoAggregate, PlainHandler, Serializer, ValidationErrors,
     };
 }
 

@@ -55,13 +55,17 @@ fn command_impl(command: &Command<'_>, output: TokenStream) -> TokenStream {
                 #[automatically_derived]
                 impl ::mink::__private::CommandFor<#path> for #ty {}
             };
-            let aggregate_id = quote!(::std::string::ToString::to_string(&self.#id));
+            let aggregate_id = quote!(::core::option::Option::Some(
+                ::std::string::ToString::to_string(&self.#id)
+            ));
             (quote!(#path), command_for, aggregate_id)
         }
         Target::NoAggregate { id } => {
             let aggregate_id = match id {
-                Some(id) => quote!(::std::string::ToString::to_string(&self.#id)),
-                None => quote!(::std::string::String::new()),
+                Some(id) => quote!(::core::option::Option::Some(
+                    ::std::string::ToString::to_string(&self.#id)
+                )),
+                None => quote!(::core::option::Option::None),
             };
             (
                 quote!(::mink::__private::NoAggregate),
@@ -80,7 +84,7 @@ fn command_impl(command: &Command<'_>, output: TokenStream) -> TokenStream {
 
                 const NAME: &'static str = #name;
 
-                fn aggregate_id(&self) -> ::std::string::String {
+                fn aggregate_id(&self) -> ::core::option::Option<::std::string::String> {
                     #aggregate_id
                 }
 
@@ -126,7 +130,7 @@ fn fallback_impl(item: &ItemStruct, aggregate: Option<&syn::Path>) -> TokenStrea
             impl ::mink::__private::Command for #ty {
                 type Aggregate = #aggregate;
                 const NAME: &'static str = "";
-                fn aggregate_id(&self) -> ::std::string::String { ::core::unreachable!() }
+                fn aggregate_id(&self) -> ::core::option::Option<::std::string::String> { ::core::unreachable!() }
             }
 
             impl ::mink::__private::CommandFor<#aggregate> for #ty {}

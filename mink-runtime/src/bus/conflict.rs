@@ -7,9 +7,7 @@ use futures::future::{BoxFuture, FutureExt};
 use tower::{Layer, Service, ServiceExt};
 
 use super::envelope::CommandEnvelope;
-use super::error::BusError;
-use crate::command::CommandResult;
-use crate::error::BoxError;
+use crate::command::{CommandError, CommandResult};
 
 /// Re-runs a command whose append lost a race
 /// ([`crate::Error::ConcurrencyConflict`]): each attempt loads the aggregate
@@ -88,17 +86,17 @@ pub struct RetryOnConflictService<S> {
 
 impl<S> Service<CommandEnvelope> for RetryOnConflictService<S>
 where
-    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError>
+    S: Service<CommandEnvelope, Response = CommandResult, Error = CommandError>
         + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
 {
     type Response = CommandResult;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
+    type Error = CommandError;
+    type Future = BoxFuture<'static, Result<CommandResult, CommandError>>;
 
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), CommandError>> {
         self.inner.poll_ready(cx)
     }
 
@@ -117,7 +115,7 @@ where
                     inner.ready().await?.call(envelope.clone()).await
                 };
                 match result {
-                    Err(e) if BusError::is_conflict(&e) && attempt < config.max_attempts => {
+                    Err(e) if e.is_concurrency_conflict() && attempt < config.max_attempts => {
                         let delay = config.delay(attempt - 1);
                         tracing::debug!(
                             command = envelope.command_name(),

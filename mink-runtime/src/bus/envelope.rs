@@ -1,46 +1,37 @@
 //! A command on its way through the middleware stack, with its type erased
 //! so that one stack serves every command.
 
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use futures::future::BoxFuture;
 use tower::Service;
 
-use super::context::Context;
-use super::validation::ValidationErrors;
-use crate::command::CommandResult;
+use crate::command::{
+    Command, CommandError, CommandResult, CommandRoute, Context, Execute, ExecuteFuture,
+    ValidationErrors,
+};
 use crate::error::BoxError;
 
 /// What the stack needs from a typed command.
-pub(crate) trait ErasedCommand: Send + Sync {
+trait ErasedCommand: Send + Sync {
     fn validate(&self) -> Result<(), ValidationErrors>;
     fn idempotency_key(&self) -> Option<String>;
     fn to_json(&self) -> Result<Vec<u8>, BoxError>;
     fn clone_box(&self) -> Box<dyn ErasedCommand>;
-    fn execute(
-        self: Box<Self>,
-        context: Context,
-    ) -> BoxFuture<'static, Result<CommandResult, BoxError>>;
+    fn execute(self: Box<Self>, aggregate_id: Option<String>, context: Context) -> ExecuteFuture;
 }
 
-/// Runs a typed command against the application it was dispatched on.
-pub(crate) trait Executor<C>: Clone + Send + Sync + 'static {
-    fn execute(
-        &self,
-        command: C,
-        context: Context,
-    ) -> BoxFuture<'static, Result<CommandResult, BoxError>>;
+/// A command of type `C` with the application that executes it.
+struct TypedCommand<C, X> {
+    command: C,
+    executor: Arc<X>,
 }
 
-pub(crate) struct Typed<C, X> {
-    pub(crate) command: C,
-    pub(crate) executor: X,
-}
-
-impl<C, X> ErasedCommand for Typed<C, X>
+impl<C, X> ErasedCommand for TypedCommand<C, X>
 where
-    C: crate::command::Command,
-    X: Executor<C>,
+    C: Command,
+    C::Aggregate: CommandRoute<C>,
+    X: Execute,
 {
     fn validate(&self) -> Result<(), ValidationErrors> {
         self.command.validate()
@@ -55,29 +46,32 @@ where
     }
 
     fn clone_box(&self) -> Box<dyn ErasedCommand> {
-        Box::new(Typed {
+        Box::new(TypedCommand {
             command: self.command.clone(),
-            executor: self.executor.clone(),
+            executor: Arc::clone(&self.executor),
         })
     }
 
-    fn execute(
-        self: Box<Self>,
-        context: Context,
-    ) -> BoxFuture<'static, Result<CommandResult, BoxError>> {
+    fn execute(self: Box<Self>, aggregate_id: Option<String>, context: Context) -> ExecuteFuture {
         let this = *self;
-        this.executor.execute(this.command, context)
+        <C::Aggregate as CommandRoute<C>>::route(
+            this.executor,
+            this.command,
+            aggregate_id,
+            context,
+        )
     }
 }
 
 /// A command with its context, as middleware see it.
 ///
 /// Middleware read the name, aggregate id and [`Context`], may change the
-/// context, validate, clone (to retry) or compute an idempotency key; the
-/// innermost service executes it.
+/// context, validate, clone (to retry) or compute an idempotency key. Only
+/// the innermost service of the bus executes it, so no middleware can skip
+/// the layers inside it.
 pub struct CommandEnvelope {
     name: &'static str,
-    aggregate_id: String,
+    aggregate_id: Option<String>,
     context: Context,
     command: Box<dyn ErasedCommand>,
 }
@@ -104,17 +98,19 @@ impl Clone for CommandEnvelope {
 }
 
 impl CommandEnvelope {
-    pub(crate) fn new(
-        name: &'static str,
-        aggregate_id: String,
-        context: Context,
-        command: Box<dyn ErasedCommand>,
-    ) -> Self {
+    /// Wraps `command` for the bus; `executor` runs it at the bottom of the
+    /// stack. The aggregate id is computed here, once per dispatch.
+    pub(crate) fn new<C, X>(command: C, context: Context, executor: Arc<X>) -> Self
+    where
+        C: Command,
+        C::Aggregate: CommandRoute<C>,
+        X: Execute,
+    {
         CommandEnvelope {
-            name,
-            aggregate_id,
+            name: C::NAME,
+            aggregate_id: command.aggregate_id(),
             context,
-            command,
+            command: Box::new(TypedCommand { command, executor }),
         }
     }
 
@@ -123,9 +119,9 @@ impl CommandEnvelope {
         self.name
     }
 
-    /// The target aggregate's id.
-    pub fn aggregate_id(&self) -> &str {
-        &self.aggregate_id
+    /// The target aggregate's id (`None` for a plain command without one).
+    pub fn aggregate_id(&self) -> Option<&str> {
+        self.aggregate_id.as_deref()
     }
 
     /// The dispatch context.
@@ -157,21 +153,21 @@ impl CommandEnvelope {
     }
 
     /// Loads the aggregate, runs the handler and appends its events.
-    pub fn execute(self) -> BoxFuture<'static, Result<CommandResult, BoxError>> {
-        self.command.execute(self.context)
+    fn execute(self) -> ExecuteFuture {
+        self.command.execute(self.aggregate_id, self.context)
     }
 }
 
 /// The innermost service: executes each envelope.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ExecuteService;
+pub(crate) struct ExecuteService;
 
 impl Service<CommandEnvelope> for ExecuteService {
     type Response = CommandResult;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
+    type Error = CommandError;
+    type Future = ExecuteFuture;
 
-    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), CommandError>> {
         Poll::Ready(Ok(()))
     }
 

@@ -7,7 +7,6 @@ use futures::future::FutureExt;
 use tower::Layer;
 
 use super::envelope::CommandEnvelope;
-use super::error::BusError;
 use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 
 /// Name of the counter of dispatched commands (labels `command`, `outcome`).
@@ -40,7 +39,7 @@ impl Middleware for MetricsLayer {
             .map(move |result| {
                 let outcome = match &result {
                     Ok(_) => "ok",
-                    Err(e) => BusError::outcome(e),
+                    Err(e) => e.outcome(),
                 };
                 let labels = [("command", command), ("outcome", outcome)];
                 metrics::counter!(COMMANDS_TOTAL, &labels).increment(1);

@@ -5,15 +5,14 @@
 
 use std::task::{Context as TaskContext, Poll};
 
-use futures::future::{BoxFuture, FutureExt};
+use futures::future::FutureExt;
 use tower::Service;
 
 use super::envelope::CommandEnvelope;
-use crate::command::CommandResult;
-use crate::error::BoxError;
+use crate::command::{CommandError, CommandResult, ExecuteFuture};
 
 /// The future every bus service returns.
-pub type BusFuture = BoxFuture<'static, Result<CommandResult, BoxError>>;
+pub type BusFuture = ExecuteFuture;
 
 /// One step of the bus. `handle` receives the envelope and the rest of the
 /// stack as [`Next`], which it may run (once) or skip.
@@ -56,15 +55,15 @@ impl<S, M> MiddlewareService<S, M> {
 
 impl<S, M> Service<CommandEnvelope> for MiddlewareService<S, M>
 where
-    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError> + Send,
+    S: Service<CommandEnvelope, Response = CommandResult, Error = CommandError> + Send,
     S::Future: Send + 'static,
     M: Middleware,
 {
     type Response = CommandResult;
-    type Error = BoxError;
+    type Error = CommandError;
     type Future = BusFuture;
 
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), CommandError>> {
         self.inner.poll_ready(cx)
     }
 

@@ -5,18 +5,20 @@
 //! outermost, so it sees each command first and each result last. mink's
 //! own layers ([`ValidationLayer`], [`RecoveryLayer`], [`TracingLayer`],
 //! [`MetricsLayer`], [`RetryOnConflictLayer`], [`TenantLayer`],
-//! [`crate::idempotency::IdempotencyLayer`]) sit beside tower's
-//! (`TimeoutLayer`, `ConcurrencyLimitLayer`, `LoadShedLayer`, …), which work
-//! unchanged because the stack's error type is [`BoxError`].
+//! [`IdempotencyLayer`]) sit beside tower's (`TimeoutLayer`,
+//! `ConcurrencyLimitLayer`, `LoadShedLayer`, …). Every layer's error is
+//! [`CommandError`]; the errors of tower's layers are turned into it where
+//! they enter the bus.
 //!
 //! Correlation and causation are not a layer: every dispatch creates a
-//! correlation id when its [`Context`] has none, and stamps the command id
-//! as each event's causation id.
+//! correlation id when its [`Context`](crate::Context) has none, and stamps
+//! the command id as each event's causation id.
+//!
+//! Layer: above [`crate::command`]; the application wires it.
 
 mod conflict;
-mod context;
 mod envelope;
-mod error;
+mod idempotency;
 mod metrics;
 mod middleware;
 mod recovery;
@@ -27,25 +29,17 @@ mod validation;
 use tower::util::BoxCloneSyncService;
 
 pub use self::conflict::{RetryOnConflictLayer, RetryOnConflictService};
-pub use self::context::Context;
-pub use self::envelope::{CommandEnvelope, ExecuteService};
-pub(crate) use self::envelope::{Executor, Typed};
-pub use self::error::BusError;
-pub(crate) use self::error::into_dispatch_error;
+pub use self::envelope::CommandEnvelope;
+pub(crate) use self::envelope::ExecuteService;
+pub use self::idempotency::{IdempotencyLayer, IdempotencyService, InFlight, KeyStrategy};
 pub use self::metrics::{COMMAND_DURATION_SECONDS, COMMANDS_TOTAL, MetricsLayer, MetricsService};
 pub use self::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 pub use self::recovery::{RecoveryLayer, RecoveryService};
 pub use self::tenant::{TenantLayer, TenantService};
 pub use self::trace::{TracingLayer, TracingService};
-pub use self::validation::{
-    Validate, ValidationErrors, ValidationLayer, ValidationService, Violation,
-};
+pub use self::validation::{ValidationLayer, ValidationService};
 
-use crate::command::CommandResult;
-use crate::error::BoxError;
+use crate::command::{CommandError, CommandResult};
 
 /// The type-erased bus every layer wraps.
-pub type BusService = BoxCloneSyncService<CommandEnvelope, CommandResult, BoxError>;
-
-/// Applies one layer to the bus (a layer with its types erased).
-pub(crate) type LayerFn = Box<dyn Fn(BusService) -> BusService + Send + Sync>;
+pub type BusService = BoxCloneSyncService<CommandEnvelope, CommandResult, CommandError>;

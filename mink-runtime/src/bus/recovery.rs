@@ -1,4 +1,4 @@
-//! Turns a panicking handler into [`BusError::Panicked`].
+//! Turns a panicking handler into [`crate::DispatchError::Panicked`].
 
 use std::panic::AssertUnwindSafe;
 
@@ -6,12 +6,11 @@ use futures::future::FutureExt;
 use tower::Layer;
 
 use super::envelope::CommandEnvelope;
-use super::error::BusError;
+use crate::command::{CommandError, DispatchError};
 use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
-use crate::error::BoxError;
 
 /// Catches panics below it: the dispatch fails with
-/// [`BusError::Panicked`] and the bus keeps working.
+/// [`crate::DispatchError::Panicked`] and the bus keeps working.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RecoveryLayer;
 
@@ -39,14 +38,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 impl Middleware for RecoveryLayer {
     fn handle(&self, envelope: CommandEnvelope, next: Next<'_>) -> BusFuture {
         let command = envelope.command_name();
-        let panicked = move |payload: Box<dyn std::any::Any + Send>| -> BoxError {
+        let panicked = move |payload: Box<dyn std::any::Any + Send>| -> CommandError {
             let message = panic_message(&*payload);
             tracing::error!(command, %message, "command handler panicked");
-            BusError::Panicked {
+            DispatchError::Panicked {
                 command: command.to_owned(),
                 message,
             }
-            .into()
         };
         // A panic can happen while building the future or while polling it.
         match std::panic::catch_unwind(AssertUnwindSafe(|| next.run(envelope))) {

@@ -6,7 +6,7 @@ use futures::future::FutureExt;
 use tower::Layer;
 
 use super::envelope::CommandEnvelope;
-use super::error::BusError;
+use crate::command::DispatchError;
 use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 
 /// Reads the tenant id from the dispatch [`super::Context`]. Every command
@@ -25,7 +25,7 @@ enum TenantPolicy {
 
 impl TenantLayer {
     /// Refuses commands without a tenant id with
-    /// [`BusError::TenantRequired`].
+    /// [`DispatchError::TenantRequired`].
     pub fn required() -> Self {
         TenantLayer {
             policy: Arc::new(TenantPolicy::Required),
@@ -61,10 +61,10 @@ impl Middleware for TenantLayer {
         if !has_tenant {
             match &*self.policy {
                 TenantPolicy::Required => {
-                    let err = BusError::TenantRequired {
+                    let err = DispatchError::TenantRequired {
                         command: envelope.command_name().to_owned(),
                     };
-                    return futures::future::ready(Err(err.into())).boxed();
+                    return futures::future::ready(Err(err)).boxed();
                 }
                 TenantPolicy::Default(t) => envelope.context_mut().tenant_id = Some(t.clone()),
             }

@@ -7,7 +7,6 @@ use tower::Layer;
 use tracing::Instrument;
 
 use super::envelope::CommandEnvelope;
-use super::error::BusError;
 use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 
 /// Opens a `mink.dispatch` span per command with the fields `command`,
@@ -49,7 +48,7 @@ impl Middleware for TracingLayer {
             .map(move |result| {
                 let outcome = match &result {
                     Ok(_) => "ok",
-                    Err(e) => BusError::outcome(e),
+                    Err(e) => e.outcome(),
                 };
                 record.record("outcome", outcome);
                 record.record("duration_ms", started.elapsed().as_secs_f64() * 1e3);

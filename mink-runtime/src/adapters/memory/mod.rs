@@ -1,16 +1,29 @@
 //! An in-memory [`EventStore`]: for tests, examples and speed. Nothing
 //! survives the process.
+//!
+//! Appends take turns on an async lock. Each one checks and stages its
+//! events, runs its unit of work (if any) on a [`MemoryTransaction`], and
+//! only then publishes everything under the log's write lock, so a failed
+//! unit of work leaves no trace.
 
-use std::collections::HashMap;
+mod idempotency;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use chrono::Utc;
+use uuid::Uuid;
+
+pub use idempotency::InMemoryIdempotencyStore;
+use idempotency::IdempotencyRecords;
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
+use crate::store::rules::check_expected;
 use crate::store::{
-    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StreamAppend, StreamInfo,
+    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StoreTransaction, StreamAppend,
+    StreamInfo, UnitOfWork, WrittenEvent,
 };
 
 /// An event store held in memory, safe to share between tasks.
@@ -32,6 +45,10 @@ use crate::store::{
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryStore {
     inner: Arc<RwLock<Log>>,
+    /// Appends take turns here, so the unit of work of one append runs
+    /// while no other append can change the versions it checked.
+    write_turn: Arc<tokio::sync::Mutex<()>>,
+    idempotency: Arc<IdempotencyRecords>,
     limits: Limits,
 }
 
@@ -41,11 +58,29 @@ struct Log {
     events: Vec<RecordedEvent>,
     /// Indexes into `events`, per stream, in version order.
     streams: HashMap<String, Vec<usize>>,
+    /// Every stored event id.
+    ids: HashSet<Uuid>,
 }
 
 impl Log {
     fn version_of(&self, stream_id: &str) -> u64 {
         self.streams.get(stream_id).map_or(0, |s| s.len() as u64)
+    }
+}
+
+/// The append transaction of an [`InMemoryStore`], as a unit of work sees
+/// it. The events it wrote are published only after the work succeeds.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct MemoryTransaction {}
+
+impl StoreTransaction for MemoryTransaction {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 
@@ -58,73 +93,112 @@ impl InMemoryStore {
     /// An empty store enforcing `limits`.
     pub fn with_limits(limits: Limits) -> Self {
         InMemoryStore {
-            inner: Arc::default(),
             limits,
+            ..InMemoryStore::default()
         }
+    }
+
+    /// The idempotency records kept beside these events.
+    pub fn idempotency(&self) -> InMemoryIdempotencyStore {
+        InMemoryIdempotencyStore::new_shared(Arc::clone(&self.idempotency))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Log> {
         // A panic while holding the lock cannot leave the log half-written:
-        // appends check everything before the first push.
+        // appends stage everything before the first push.
         self.inner.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Log> {
         self.inner.write().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-#[async_trait]
-impl EventStore for InMemoryStore {
-    async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
+    async fn append(
+        &self,
+        appends: Vec<StreamAppend>,
+        work: Option<&dyn UnitOfWork>,
+    ) -> Result<AppendResult> {
         self.limits.check_appends(&appends)?;
+        let _turn = self.write_turn.lock().await;
+        let (staged, result) = self.stage(appends)?;
+        let mut tx = MemoryTransaction::default();
+        if let Some(work) = work {
+            work.run(&mut tx, &result).await.map_err(Error::UnitOfWork)?;
+        }
         let mut log = self.write();
+        for event in staged {
+            let index = log.events.len();
+            log.ids.insert(event.event_id);
+            log.streams
+                .entry(event.stream_id.clone())
+                .or_default()
+                .push(index);
+            log.events.push(event);
+        }
+        Ok(result)
+    }
+
+    /// Checks versions and ids and numbers the events, without publishing
+    /// them. Runs on the write turn, so nothing changes until they are.
+    fn stage(&self, appends: Vec<StreamAppend>) -> Result<(Vec<RecordedEvent>, AppendResult)> {
+        let log = self.read();
         for a in &appends {
-            let actual = log.version_of(&a.stream_id);
-            if !a.expected.accepts(actual) {
-                return Err(Error::ConcurrencyConflict {
-                    stream: a.stream_id.clone(),
-                    expected: a.expected,
-                    actual,
+            check_expected(&a.stream_id, a.expected, log.version_of(&a.stream_id))?;
+            if let Some(e) = a.events.iter().find(|e| log.ids.contains(&e.event_id)) {
+                return Err(Error::DuplicateEventId {
+                    event_id: e.event_id,
                 });
             }
         }
         let now = Utc::now();
+        let mut next_position = log.events.len() as u64 + 1;
+        let mut staged = Vec::with_capacity(appends.iter().map(|a| a.events.len()).sum());
         let mut result = AppendResult {
             streams: Vec::with_capacity(appends.len()),
         };
         for a in appends {
             let current = log.version_of(&a.stream_id);
-            let mut indexes = Vec::with_capacity(a.events.len());
-            for (i, e) in a.events.into_iter().enumerate() {
-                let index = log.events.len();
-                log.events.push(RecordedEvent {
+            let mut written = Vec::with_capacity(a.events.len());
+            for (version, e) in (current + 1..).zip(a.events) {
+                let position = Position::sequential(next_position);
+                next_position += 1;
+                written.push(WrittenEvent {
+                    event_id: e.event_id,
+                    version,
+                    position,
+                });
+                staged.push(RecordedEvent {
                     event_id: e.event_id,
                     stream_id: a.stream_id.clone(),
-                    version: current + 1 + i as u64,
-                    position: Position::sequential(index as u64 + 1),
+                    version,
+                    position,
                     event_type: e.event_type,
                     schema_version: e.schema_version,
                     payload: e.payload,
                     metadata: e.metadata,
                     timestamp: now,
                 });
-                indexes.push(index);
             }
-            let written = indexes.len() as u64;
-            if written > 0 {
-                log.streams
-                    .entry(a.stream_id.clone())
-                    .or_default()
-                    .extend(indexes);
-            }
-            result.streams.push(AppendedStream {
-                stream_id: a.stream_id,
-                first_version: if written > 0 { current + 1 } else { current },
-                last_version: current + written,
-            });
+            result
+                .streams
+                .push(AppendedStream::after(a.stream_id, current, written));
         }
-        Ok(result)
+        Ok((staged, result))
+    }
+}
+
+#[async_trait]
+impl EventStore for InMemoryStore {
+    async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
+        self.append(appends, None).await
+    }
+
+    async fn append_with(
+        &self,
+        appends: Vec<StreamAppend>,
+        work: &dyn UnitOfWork,
+    ) -> Result<AppendResult> {
+        self.append(appends, Some(work)).await
     }
 
     async fn read_stream_forward(

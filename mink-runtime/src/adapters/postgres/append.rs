@@ -2,7 +2,7 @@
 //! statement, running it, and reading its outcome
 //! (docs/adr/005-concurrency-control.md).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
@@ -10,10 +10,10 @@ use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::event::ExpectedVersion;
-use crate::store::{AppendResult, AppendedStream, StreamAppend};
+use crate::event::Position;
+use crate::store::rules::{ExpectationKind, check_expected, sql_i64, stored_u64};
+use crate::store::{AppendResult, AppendedStream, StreamAppend, WrittenEvent};
 
-use super::rows::{signed, unsigned};
 use super::sql::Statements;
 
 /// The name of the constraint that makes a racing writer lose.
@@ -31,51 +31,23 @@ pub(crate) struct EncodedAppend {
     event_ids: Vec<Uuid>,
     event_types: Vec<String>,
     schema_versions: Vec<i32>,
-    payloads: Vec<String>,
+    payloads: Vec<Option<String>>,
+    payload_bytes: Vec<Option<Vec<u8>>>,
     metadata: Vec<String>,
 }
 
-/// How `sql::append` spells an [`ExpectedVersion`]: kind and version.
-fn expectation(expected: ExpectedVersion) -> (i32, i64) {
-    match expected {
-        ExpectedVersion::Any => (0, 0),
-        ExpectedVersion::NoStream => (1, 0),
-        ExpectedVersion::StreamExists => (2, 0),
-        // A version beyond `bigint` is never a stream's version: -1 never
-        // matches either, so the statement reports the real one.
-        ExpectedVersion::Exact(v) => (3, i64::try_from(v).unwrap_or(-1)),
-    }
-}
-
 impl EncodedAppend {
-    /// Encodes `appends`, refusing what this store cannot keep: payloads that
-    /// are not JSON, schema versions beyond `i32::MAX`, an event id given
-    /// twice. Runs after `Limits::check_appends`.
+    /// Encodes `appends`, refusing what this store cannot keep: schema
+    /// versions beyond `i32::MAX`. Runs after `Limits::check_appends`, which
+    /// refuses repeated event ids and NUL characters on every adapter.
     pub(crate) fn new(appends: &[StreamAppend]) -> Result<EncodedAppend> {
         let mut out = EncodedAppend::default();
-        let mut seen = HashSet::new();
         for (index, append) in appends.iter().enumerate() {
-            let (kind, version) = expectation(append.expected);
+            let (kind, version) = ExpectationKind::of(append.expected);
             out.stream_ids.push(append.stream_id.clone());
-            out.expected_kinds.push(kind);
+            out.expected_kinds.push(kind as i32);
             out.expected_versions.push(version);
             for event in &append.events {
-                if !seen.insert(event.event_id) {
-                    return Err(Error::invalid(
-                        "event_id",
-                        format!("event {} appears twice in one append", event.event_id),
-                    ));
-                }
-                let payload = json_text(&event.payload).map_err(|reason| {
-                    Error::invalid(
-                        "payload",
-                        format!(
-                            "event {} of type `{}` is not JSON ({reason}); the PostgreSQL \
-                             store keeps payloads as jsonb",
-                            event.event_id, event.event_type
-                        ),
-                    )
-                })?;
                 let schema_version = i32::try_from(event.schema_version).map_err(|_| {
                     Error::invalid(
                         "schema_version",
@@ -92,11 +64,20 @@ impl EncodedAppend {
                         event_type: event.event_type.clone(),
                         source: Box::new(e),
                     })?;
-                out.event_streams.push(signed(index as u64 + 1));
+                match jsonb_text(&event.payload) {
+                    Some(text) => {
+                        out.payloads.push(Some(text));
+                        out.payload_bytes.push(None);
+                    }
+                    None => {
+                        out.payloads.push(None);
+                        out.payload_bytes.push(Some(event.payload.clone()));
+                    }
+                }
+                out.event_streams.push(sql_i64(index as u64 + 1));
                 out.event_ids.push(event.event_id);
                 out.event_types.push(event.event_type.clone());
                 out.schema_versions.push(schema_version);
-                out.payloads.push(payload);
                 out.metadata.push(metadata);
             }
         }
@@ -104,10 +85,17 @@ impl EncodedAppend {
     }
 }
 
-/// The payload as text, when it is one JSON value.
-fn json_text(payload: &[u8]) -> std::result::Result<String, String> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|e| e.to_string())?;
-    String::from_utf8(payload.to_vec()).map_err(|e| e.to_string())
+/// The payload as text for the `jsonb` column, when it is one JSON value
+/// that `jsonb` can hold; `None` keeps it as bytes
+/// (docs/adr/009-payload-storage.md). `jsonb` refuses the escape `\u0000`,
+/// so a payload spelling it anywhere is kept as bytes, exactly.
+fn jsonb_text(payload: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(payload).ok()?;
+    if text.contains("\\u0000") {
+        return None;
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    Some(text.to_owned())
 }
 
 /// How one run of the append statement ended.
@@ -137,6 +125,7 @@ pub(crate) async fn run_once(
         .bind(&encoded.schema_versions)
         .bind(&encoded.payloads)
         .bind(&encoded.metadata)
+        .bind(&encoded.payload_bytes)
         .fetch_all(conn)
         .await;
     match rows {
@@ -163,21 +152,46 @@ fn outcome(appends: &[StreamAppend], rows: &[PgRow]) -> Result<AppendResult> {
     for (append, row) in appends.iter().zip(rows) {
         let actual: i64 = row.try_get(1).map_err(Error::backend)?;
         let refused: bool = row.try_get(2).map_err(Error::backend)?;
-        let written: i64 = row.try_get(3).map_err(Error::backend)?;
-        let actual = unsigned(actual);
+        let positions: Vec<i64> = row.try_get(3).map_err(Error::backend)?;
+        let commit: i64 = row.try_get(4).map_err(Error::backend)?;
+        let actual = stored_u64("version", actual)?;
+        check_expected(&append.stream_id, append.expected, actual)?;
         if refused {
-            return Err(Error::ConcurrencyConflict {
-                stream: append.stream_id.clone(),
-                expected: append.expected,
-                actual,
-            });
+            // The statement refused a stream whose expectation holds: only a
+            // bug in the statement could get here.
+            return Err(Error::backend(format!(
+                "the append statement refused stream `{}` at version {actual}",
+                append.stream_id
+            )));
         }
-        let written = unsigned(written);
-        result.streams.push(AppendedStream {
-            stream_id: append.stream_id.clone(),
-            first_version: if written > 0 { actual + 1 } else { actual },
-            last_version: actual + written,
-        });
+        let commit = stored_u64("transaction_id", commit)?;
+        let written = append
+            .events
+            .iter()
+            .zip(actual + 1..)
+            .zip(positions)
+            .map(|((event, version), position)| {
+                Ok(WrittenEvent {
+                    event_id: event.event_id,
+                    version,
+                    position: Position {
+                        commit,
+                        event: stored_u64("position", position)?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if written.len() != append.events.len() {
+            return Err(Error::backend(format!(
+                "the append statement wrote {} of {} events to `{}`",
+                written.len(),
+                append.events.len(),
+                append.stream_id
+            )));
+        }
+        result
+            .streams
+            .push(AppendedStream::after(&append.stream_id, actual, written));
     }
     Ok(result)
 }
@@ -198,10 +212,10 @@ pub(crate) async fn current_versions(
             .await
             .map_err(map_error)?;
     let versions: HashMap<String, i64> = rows.into_iter().collect();
-    Ok(appends
+    appends
         .iter()
-        .map(|a| versions.get(&a.stream_id).copied().map_or(0, unsigned))
-        .collect())
+        .map(|a| versions.get(&a.stream_id).map_or(Ok(0), |&v| stored_u64("version", v)))
+        .collect()
 }
 
 /// The conflict of the first stream whose expectation `versions` no longer
@@ -210,12 +224,7 @@ pub(crate) fn first_conflict(appends: &[StreamAppend], versions: &[u64]) -> Opti
     appends
         .iter()
         .zip(versions)
-        .find(|(a, actual)| !a.expected.accepts(**actual))
-        .map(|(a, actual)| Error::ConcurrencyConflict {
-            stream: a.stream_id.clone(),
-            expected: a.expected,
-            actual: *actual,
-        })
+        .find_map(|(a, &actual)| check_expected(&a.stream_id, a.expected, actual).err())
 }
 
 /// The id of an event of `encoded` that is already stored, if any; used to

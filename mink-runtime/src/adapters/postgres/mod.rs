@@ -14,11 +14,16 @@
 //!   (`docs/adr/004-global-ordering.md`). The price: a long transaction
 //!   anywhere in the database holds readers of the log back until it ends.
 //!   Stream reads are not held back.
-//! - **Payloads must be JSON.** They are stored as `jsonb`, so a non-JSON
-//!   payload is refused with [`Error::InvalidInput`] and nothing is written.
-//!   What is read back is the same JSON value re-serialized compactly, not
-//!   the same bytes: PostgreSQL drops insignificant whitespace and reorders
-//!   object keys. JSON serializers (the default) read it back unchanged.
+//! - **Payloads** that are one JSON value are stored as `jsonb`, readable
+//!   with `psql`; what is read back is the same JSON value re-serialized
+//!   compactly (PostgreSQL drops insignificant whitespace and reorders object
+//!   keys), which JSON serializers (the default) read back unchanged. Any
+//!   other payload is stored in `payload_bytes` (`bytea`) and read back byte
+//!   for byte (`docs/adr/009-payload-storage.md`).
+//! - **Idempotency records** live in `<schema>.idempotency`, from
+//!   [`PostgresStore::idempotency`], by the database's clock.
+//! - **Units of work** ([`EventStore::append_with`]) run in the append's own
+//!   transaction, on [`PostgresTransaction::connection`].
 //!
 //! # Examples
 //!
@@ -38,6 +43,7 @@
 
 mod append;
 mod builder;
+mod idempotency;
 mod rows;
 mod sql;
 
@@ -45,18 +51,23 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
-use crate::store::{AppendResult, EventStore, Limits, ReadAll, StreamAppend, StreamInfo};
+use crate::store::rules::{sql_i64, stored_u64};
+use crate::store::{
+    AppendResult, EventStore, Limits, ReadAll, StoreTransaction, StreamAppend, StreamInfo,
+    UnitOfWork,
+};
 
 use append::{Attempt, EncodedAppend, map_error};
-use rows::{decode_event, signed, unsigned};
+use rows::decode_event;
 use sql::Statements;
 
 pub use builder::{DEFAULT_SCHEMA, PostgresStoreBuilder};
+pub use idempotency::PostgresIdempotencyStore;
 
 /// The sqlx this store is built with, so callers can use [`PostgresStore::pool`]
 /// and open transactions for [`PostgresStore::append_to_streams_in`] without
@@ -71,7 +82,7 @@ const MAX_APPEND_ATTEMPTS: usize = 64;
 /// An [`EventStore`] on PostgreSQL. Cloning is cheap and shares the pool.
 ///
 /// See the [module documentation](self) for the table, the ordering of the
-/// global log and the JSON requirement on payloads.
+/// global log and how payloads are kept.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
@@ -107,6 +118,11 @@ impl PostgresStore {
     /// The input bounds this store enforces.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// The idempotency records kept in this store's schema, on its pool.
+    pub fn idempotency(&self) -> PostgresIdempotencyStore {
+        PostgresIdempotencyStore::new(self.clone())
     }
 
     /// Appends inside a transaction the caller controls, so that other
@@ -151,15 +167,8 @@ impl PostgresStore {
             Attempt::LostRace => {
                 let versions =
                     append::current_versions(&self.pool, &self.statements, &appends).await?;
-                Err(
-                    append::first_conflict(&appends, &versions).unwrap_or_else(|| {
-                        Error::ConcurrencyConflict {
-                            stream: appends[0].stream_id.clone(),
-                            expected: appends[0].expected,
-                            actual: versions[0],
-                        }
-                    }),
-                )
+                Err(append::first_conflict(&appends, &versions)
+                    .unwrap_or_else(|| Error::conflict(&appends[0].stream_id, appends[0].expected, versions[0])))
             }
         }
     }
@@ -167,10 +176,88 @@ impl PostgresStore {
     /// The error for an append whose event id is already stored, naming it.
     async fn duplicate_event_id(&self, encoded: &EncodedAppend) -> Error {
         match append::stored_event_id(&self.pool, &self.statements, encoded).await {
-            Ok(Some(id)) => Error::invalid("event_id", format!("event {id} is already stored")),
-            Ok(None) => Error::invalid("event_id", "an event id of this append is already stored"),
+            Ok(Some(event_id)) => Error::DuplicateEventId { event_id },
+            Ok(None) => Error::backend(
+                "an event id of this append was already stored, and is gone again",
+            ),
             Err(e) => e,
         }
+    }
+
+    /// Appends with `work` in one transaction, running both again after a
+    /// lost race whose expectations still hold.
+    async fn append_in_transaction(
+        &self,
+        appends: Vec<StreamAppend>,
+        work: &dyn UnitOfWork,
+    ) -> Result<AppendResult> {
+        self.limits.check_appends(&appends)?;
+        let encoded = EncodedAppend::new(&appends)?;
+        for _ in 0..MAX_APPEND_ATTEMPTS {
+            let tx = self.pool.begin().await.map_err(Error::backend)?;
+            let mut unit = PostgresTransaction { tx };
+            match append::run_once(&mut unit.tx, &self.statements, &appends, &encoded).await {
+                Attempt::Done(Ok(result)) => {
+                    work.run(&mut unit, &result)
+                        .await
+                        .map_err(Error::UnitOfWork)?;
+                    unit.tx.commit().await.map_err(map_error)?;
+                    return Ok(result);
+                }
+                Attempt::Done(Err(e)) => return Err(e),
+                Attempt::DuplicateEventId => return Err(self.duplicate_event_id(&encoded).await),
+                Attempt::LostRace => {
+                    drop(unit);
+                    self.check_still_appendable(&appends).await?;
+                }
+            }
+        }
+        Err(self.too_many_lost_races(&appends))
+    }
+
+    /// After a lost race: the conflict when an expectation no longer holds,
+    /// else `Ok` to run the append again.
+    async fn check_still_appendable(&self, appends: &[StreamAppend]) -> Result<()> {
+        let versions = append::current_versions(&self.pool, &self.statements, appends).await?;
+        match append::first_conflict(appends, &versions) {
+            Some(conflict) => Err(conflict),
+            // Every expectation still holds (`Any`, `StreamExists`, or a
+            // strict one on a stream nobody raced on): run again.
+            None => Ok(()),
+        }
+    }
+
+    fn too_many_lost_races(&self, appends: &[StreamAppend]) -> Error {
+        Error::backend(format!(
+            "append to `{}` lost the race on its stream versions {MAX_APPEND_ATTEMPTS} times in a row",
+            appends[0].stream_id
+        ))
+    }
+}
+
+/// The append transaction of a [`PostgresStore`], as a unit of work sees
+/// it: rows written on [`connection`](Self::connection) commit or roll back
+/// with the events.
+#[derive(Debug)]
+pub struct PostgresTransaction {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl PostgresTransaction {
+    /// The connection, inside the append's transaction. Qualify table names
+    /// with the store's schema, or set `search_path` yourself.
+    pub fn connection(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+impl StoreTransaction for PostgresTransaction {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 }
 
@@ -186,20 +273,19 @@ impl EventStore for PostgresStore {
                 Attempt::DuplicateEventId => return Err(self.duplicate_event_id(&encoded).await),
                 Attempt::LostRace => {
                     drop(conn);
-                    let versions =
-                        append::current_versions(&self.pool, &self.statements, &appends).await?;
-                    if let Some(conflict) = append::first_conflict(&appends, &versions) {
-                        return Err(conflict);
-                    }
-                    // Every expectation still holds (`Any`, `StreamExists`, or
-                    // a strict one on a stream nobody raced on): run again.
+                    self.check_still_appendable(&appends).await?;
                 }
             }
         }
-        Err(Error::backend(format!(
-            "append to `{}` lost the race on its stream versions {MAX_APPEND_ATTEMPTS} times in a row",
-            appends[0].stream_id
-        )))
+        Err(self.too_many_lost_races(&appends))
+    }
+
+    async fn append_with(
+        &self,
+        appends: Vec<StreamAppend>,
+        work: &dyn UnitOfWork,
+    ) -> Result<AppendResult> {
+        self.append_in_transaction(appends, work).await
     }
 
     async fn read_stream_forward(
@@ -214,8 +300,8 @@ impl EventStore for PostgresStore {
         }
         let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.read_stream)))
             .bind(stream_id)
-            .bind(signed(from_version.max(1)))
-            .bind(signed(limit as u64))
+            .bind(sql_i64(from_version.max(1)))
+            .bind(sql_i64(limit))
             .fetch_all(&self.pool)
             .await
             .map_err(map_error)?;
@@ -230,11 +316,11 @@ impl EventStore for PostgresStore {
         let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.read_all)))
             // xid8 has no cast from bigint; text carries the full u64.
             .bind(request.after.commit.to_string())
-            .bind(signed(request.after.event))
+            .bind(sql_i64(request.after.event))
             .bind(&filter.event_types)
             .bind(&filter.categories)
             .bind(&filter.stream_ids)
-            .bind(signed(request.limit as u64))
+            .bind(sql_i64(request.limit))
             .fetch_all(&self.pool)
             .await
             .map_err(map_error)?;
@@ -249,12 +335,15 @@ impl EventStore for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map_error)?;
-        Ok(row.map(|(version, created_at, updated_at)| StreamInfo {
-            stream_id: stream_id.to_owned(),
-            version: unsigned(version),
-            created_at,
-            updated_at,
-        }))
+        row.map(|(version, created_at, updated_at)| {
+            Ok(StreamInfo {
+                stream_id: stream_id.to_owned(),
+                version: stored_u64("version", version)?,
+                created_at,
+                updated_at,
+            })
+        })
+        .transpose()
     }
 
     async fn head_position(&self) -> Result<Position> {
@@ -263,9 +352,11 @@ impl EventStore for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map_error)?;
-        Ok(row.map_or(Position::START, |(commit, event)| Position {
-            commit: unsigned(commit),
-            event: unsigned(event),
-        }))
+        row.map_or(Ok(Position::START), |(commit, event)| {
+            Ok(Position {
+                commit: stored_u64("transaction_id", commit)?,
+                event: stored_u64("position", event)?,
+            })
+        })
     }
 }

@@ -8,10 +8,12 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{EventMetadata, Position, RecordedEvent};
+use crate::store::rules::stored_u64;
 
 /// Decodes a row selected with `sql::EVENT_COLUMNS`.
 ///
-/// The payload comes back as `jsonb`'s text with the whitespace between
+/// A payload kept as bytes comes back exactly. A JSON payload comes back as
+/// `jsonb`'s text with the whitespace between
 /// tokens removed: equal as JSON to what was appended, numbers spelled as
 /// given, but not byte for byte (PostgreSQL drops insignificant whitespace
 /// and orders object keys).
@@ -23,20 +25,29 @@ pub(crate) fn decode_event(row: &PgRow) -> Result<RecordedEvent> {
     let position: i64 = row.try_get(4).map_err(Error::backend)?;
     let event_type: String = row.try_get(5).map_err(Error::backend)?;
     let schema_version: i32 = row.try_get(6).map_err(Error::backend)?;
-    let payload: String = row.try_get(7).map_err(Error::backend)?;
+    let json: Option<String> = row.try_get(7).map_err(Error::backend)?;
     let Json(metadata): Json<EventMetadata> = row.try_get(8).map_err(Error::backend)?;
     let timestamp: DateTime<Utc> = row.try_get(9).map_err(Error::backend)?;
+    let bytes: Option<Vec<u8>> = row.try_get(10).map_err(Error::backend)?;
+    let payload = match (json, bytes) {
+        (_, Some(bytes)) => bytes,
+        (Some(json), None) => compact_json(&json),
+        (None, None) => {
+            return Err(Error::backend(format!("event {event_id} has no payload")));
+        }
+    };
     Ok(RecordedEvent {
         event_id,
-        version: unsigned(version),
+        version: stored_u64("version", version)?,
         position: Position {
-            commit: unsigned(commit),
-            event: unsigned(position),
+            commit: stored_u64("transaction_id", commit)?,
+            event: stored_u64("position", position)?,
         },
         stream_id,
         event_type,
-        schema_version: u32::try_from(schema_version).unwrap_or(0),
-        payload: compact_json(&payload),
+        schema_version: u32::try_from(schema_version)
+            .map_err(|_| Error::backend(format!("event {event_id}: negative schema version")))?,
+        payload,
         metadata,
         timestamp,
     })
@@ -64,20 +75,6 @@ fn compact_json(json: &str) -> Vec<u8> {
         out.push(b);
     }
     out
-}
-
-/// A non-negative database integer as `u64`. The columns this reads are
-/// versions (checked positive), identity values and transaction ids, none of
-/// which is negative; a negative value would read as 0.
-pub(crate) fn unsigned(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-/// A `u64` from the runtime as a PostgreSQL `bigint`, saturating: a version
-/// or position beyond `i64::MAX` cannot exist in the table, so the largest
-/// `bigint` compares the same way.
-pub(crate) fn signed(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

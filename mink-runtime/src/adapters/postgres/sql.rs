@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// The columns every read returns, in the order `rows::decode_event` expects.
 const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text::bigint AS commit, \
-     position, event_type, schema_version, payload::text, metadata, created_at";
+     position, event_type, schema_version, payload::text, metadata, created_at, payload_bytes";
 
 /// Only rows of transactions older than every running one are readable in the
 /// global log: their set can no longer grow (docs/adr/004-global-ordering.md).
@@ -24,6 +24,10 @@ pub(crate) struct Statements {
     pub(crate) read_all: Arc<str>,
     pub(crate) stream_info: Arc<str>,
     pub(crate) head_position: Arc<str>,
+    pub(crate) claim_key: Arc<str>,
+    pub(crate) key_result: Arc<str>,
+    pub(crate) complete_key: Arc<str>,
+    pub(crate) release_key: Arc<str>,
 }
 
 impl Statements {
@@ -31,6 +35,7 @@ impl Statements {
     /// `builder::check_schema_name` (so it needs no quoting).
     pub(crate) fn new(schema: &str) -> Statements {
         let events = format!("{schema}.events");
+        let idempotency = format!("{schema}.idempotency");
         Statements {
             append: append(&events).into(),
             stream_versions: format!(
@@ -70,6 +75,24 @@ impl Statements {
                  WHERE {VISIBLE} ORDER BY transaction_id DESC, position DESC LIMIT 1"
             )
             .into(),
+            // Inserts a claim, or takes over an expired record; returns a
+            // row only when this call now holds the key.
+            claim_key: format!(
+                "INSERT INTO {idempotency} (key, result, expires_at) \
+                 VALUES ($1, NULL, now() + make_interval(secs => $2)) \
+                 ON CONFLICT (key) DO UPDATE SET result = NULL, expires_at = excluded.expires_at \
+                 WHERE {idempotency}.expires_at <= now() \
+                 RETURNING key"
+            )
+            .into(),
+            key_result: format!("SELECT result FROM {idempotency} WHERE key = $1").into(),
+            complete_key: format!(
+                "UPDATE {idempotency} SET result = $2, expires_at = now() + make_interval(secs => $3) \
+                 WHERE key = $1"
+            )
+            .into(),
+            release_key: format!("DELETE FROM {idempotency} WHERE key = $1 AND result IS NULL")
+                .into(),
         }
     }
 }
@@ -78,18 +101,20 @@ impl Statements {
 /// events (docs/adr/005-concurrency-control.md).
 ///
 /// Parameters, one array element per stream:
-/// `$1` stream ids, `$2` expectation kind (see `append::ExpectationKind`),
+/// `$1` stream ids, `$2` expectation kind (`store::rules::ExpectationKind`),
 /// `$3` expected version (for `Exact`);
 /// and one element per event: `$4` 1-based index of its stream in `$1`,
-/// `$5` event id, `$6` type, `$7` schema version, `$8` payload (JSON text),
-/// `$9` metadata (JSON text).
+/// `$5` event id, `$6` type, `$7` schema version, `$8` payload as JSON text
+/// (NULL when it is kept as bytes), `$9` metadata (JSON text), `$10`
+/// payload bytes (NULL when it is JSON).
 ///
 /// It reads each stream's version, refuses the whole call when any
 /// expectation fails (nothing is inserted), and otherwise numbers the events
 /// after each stream's version. A writer that raced ahead makes the insert
 /// hit `events_stream_version_unique`. The result has one row per stream, in
-/// request order: id, version before the call, whether it was refused, and
-/// the number of events written to it.
+/// request order: id, version before the call, whether it was refused, the
+/// positions of the events written to it (in version order), and the
+/// writing transaction's id.
 fn append(events: &str) -> String {
     format!(
         "WITH request AS (
@@ -113,24 +138,29 @@ refused AS (
     END
 ),
 incoming AS (
-    SELECT n.stream_ord, n.event_id, n.event_type, n.schema_version, n.payload, n.metadata, n.ord
-    FROM unnest($4::bigint[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::text[])
-         WITH ORDINALITY AS n(stream_ord, event_id, event_type, schema_version, payload, metadata, ord)
+    SELECT n.stream_ord, n.event_id, n.event_type, n.schema_version, n.payload, n.metadata,
+           n.payload_bytes, n.ord
+    FROM unnest($4::bigint[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::text[], $10::bytea[])
+         WITH ORDINALITY AS n(stream_ord, event_id, event_type, schema_version, payload, metadata,
+                              payload_bytes, ord)
 ),
 written AS (
-    INSERT INTO {events} (event_id, stream_id, version, event_type, schema_version, payload, metadata)
+    INSERT INTO {events} (event_id, stream_id, version, event_type, schema_version, payload, metadata,
+                          payload_bytes)
     SELECT i.event_id, s.stream_id,
            s.actual + row_number() OVER (PARTITION BY i.stream_ord ORDER BY i.ord),
-           i.event_type, i.schema_version, i.payload::jsonb, i.metadata::jsonb
+           i.event_type, i.schema_version, i.payload::jsonb, i.metadata::jsonb, i.payload_bytes
     FROM incoming i JOIN stream_state s ON s.ord = i.stream_ord
     WHERE NOT EXISTS (SELECT 1 FROM refused)
     ORDER BY i.ord
-    RETURNING stream_id
+    RETURNING stream_id, version, position
 )
 SELECT s.stream_id,
        s.actual,
        EXISTS (SELECT 1 FROM refused f WHERE f.ord = s.ord) AS refused,
-       (SELECT count(*) FROM written w WHERE w.stream_id = s.stream_id) AS written
+       COALESCE((SELECT array_agg(w.position ORDER BY w.version) FROM written w
+                 WHERE w.stream_id = s.stream_id), '{{}}') AS positions,
+       pg_current_xact_id()::text::bigint AS commit
 FROM stream_state s
 ORDER BY s.ord"
     )

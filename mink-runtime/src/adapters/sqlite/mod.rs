@@ -26,6 +26,7 @@
 //! Reads use a separate pool of connections; in WAL mode they never block
 //! the writer and always see every committed append.
 
+mod idempotency;
 mod options;
 mod rows;
 mod sql;
@@ -36,18 +37,24 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::Mutex;
+use uuid::Uuid;
 
+pub use idempotency::SqliteIdempotencyStore;
 use options::Location;
 pub use options::SqliteStoreOptions;
-use rows::{PayloadColumn, clamp_to_sql_int, metadata_text};
+use rows::{PayloadColumn, metadata_text};
 
 use crate::error::{Error, Result};
 use crate::event::{ExpectedVersion, Position, RecordedEvent};
+use crate::store::rules::{check_expected, sql_i64, stored_u64};
 use crate::store::{
-    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StreamAppend, StreamInfo,
+    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StoreTransaction, StreamAppend,
+    StreamInfo, UnitOfWork, WrittenEvent,
 };
 
 /// The schema, embedded at compile time.
@@ -158,58 +165,149 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
+    /// The idempotency records kept in this store's file, written through
+    /// its one writer connection.
+    pub fn idempotency(&self) -> SqliteIdempotencyStore {
+        SqliteIdempotencyStore::new(self.clone())
+    }
+
     /// One attempt at an append: the outer error is SQLite's (maybe worth a
-    /// retry), the inner one the caller's (a conflict).
+    /// retry), the inner one the caller's (a conflict, a duplicate id, a
+    /// failed unit of work).
     async fn try_append(
         &self,
         appends: &[PreparedAppend<'_>],
         created_at: &str,
+        work: Option<&dyn UnitOfWork>,
     ) -> std::result::Result<Result<AppendResult>, sqlx::Error> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let mut current_versions = Vec::with_capacity(appends.len());
         for a in appends {
             let actual = stream_version(&mut tx, a.stream_id).await?;
-            if !a.expected.accepts(actual) {
+            if let Err(conflict) = check_expected(a.stream_id, a.expected, actual) {
                 tx.rollback().await?;
-                return Ok(Err(Error::ConcurrencyConflict {
-                    stream: a.stream_id.to_owned(),
-                    expected: a.expected,
-                    actual,
-                }));
+                return Ok(Err(conflict));
             }
             current_versions.push(actual);
+        }
+        if let Some(event_id) = stored_event_id(&mut tx, appends).await? {
+            tx.rollback().await?;
+            return Ok(Err(Error::DuplicateEventId { event_id }));
         }
         let mut result = AppendResult {
             streams: Vec::with_capacity(appends.len()),
         };
         for (a, current) in appends.iter().zip(current_versions) {
-            for (offset, e) in (1..).zip(&a.events) {
-                let query = sqlx::query(sql::INSERT_EVENT)
-                    .bind(&e.event_id)
+            let mut written = Vec::with_capacity(a.events.len());
+            for (version, e) in (current + 1..).zip(&a.events) {
+                let query = sqlx::query_scalar(sql::INSERT_EVENT)
+                    .bind(&e.event_id_text)
                     .bind(a.stream_id)
-                    .bind(clamp_to_sql_int(current + offset))
+                    .bind(sql_i64(version))
                     .bind(e.event_type)
                     .bind(e.schema_version);
                 let query = match e.payload {
                     PayloadColumn::Text(text) => query.bind(text),
                     PayloadColumn::Blob(bytes) => query.bind(bytes),
                 };
-                query
+                let position: i64 = query
                     .bind(&e.metadata)
                     .bind(created_at)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
+                let position = match stored_u64("position", position) {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(e)),
+                };
+                written.push(WrittenEvent {
+                    event_id: e.event_id,
+                    version,
+                    position: Position::sequential(position),
+                });
             }
-            let written = a.events.len() as u64;
-            result.streams.push(AppendedStream {
-                stream_id: a.stream_id.to_owned(),
-                first_version: if written > 0 { current + 1 } else { current },
-                last_version: current + written,
-            });
+            result
+                .streams
+                .push(AppendedStream::after(a.stream_id, current, written));
+        }
+        if let Some(work) = work {
+            let mut unit = SqliteTransaction { tx };
+            if let Err(e) = work.run(&mut unit, &result).await {
+                unit.tx.rollback().await?;
+                return Ok(Err(Error::UnitOfWork(e)));
+            }
+            tx = unit.tx;
         }
         tx.commit().await?;
         Ok(Ok(result))
     }
+
+    async fn append(
+        &self,
+        appends: Vec<StreamAppend>,
+        work: Option<&dyn UnitOfWork>,
+    ) -> Result<AppendResult> {
+        self.limits.check_appends(&appends)?;
+        let prepared = prepare(&appends)?;
+        let _turn = self.write_turn.lock().await;
+        let created_at = rows::timestamp_text(Utc::now());
+        let mut retries = 0;
+        loop {
+            match self.try_append(&prepared, &created_at, work).await {
+                Ok(outcome) => return outcome,
+                Err(e) if is_busy(&e) && retries < BUSY_RETRIES => {
+                    retries += 1;
+                    tracing::debug!(retries, "SQLite file busy; retrying the append");
+                    tokio::time::sleep(Duration::from_millis(10 << retries)).await;
+                }
+                Err(e) => return Err(Error::backend(e)),
+            }
+        }
+    }
+}
+
+/// The append transaction of a [`SqliteStore`], as a unit of work sees it:
+/// rows written on [`connection`](Self::connection) commit or roll back
+/// with the events.
+#[derive(Debug)]
+pub struct SqliteTransaction {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl SqliteTransaction {
+    /// The writer connection, inside the append's transaction.
+    pub fn connection(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
+
+impl StoreTransaction for SqliteTransaction {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// One of the append's event ids that is already stored, if any.
+async fn stored_event_id(
+    tx: &mut Transaction<'static, Sqlite>,
+    appends: &[PreparedAppend<'_>],
+) -> std::result::Result<Option<Uuid>, sqlx::Error> {
+    let ids: Vec<&str> = appends
+        .iter()
+        .flat_map(|a| a.events.iter().map(|e| e.event_id_text.as_str()))
+        .collect();
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let json = serde_json::to_string(&ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let found: Option<String> = sqlx::query_scalar(sql::STORED_EVENT_ID)
+        .bind(json)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.and_then(|id| Uuid::parse_str(&id).ok()))
 }
 
 /// A pool of exactly one connection that lives as long as the store.
@@ -234,7 +332,7 @@ async fn stream_version(
         .fetch_one(&mut **tx)
         .await?;
     // The CHECK constraint keeps versions positive.
-    Ok(version.max(0) as u64)
+    Ok(u64::try_from(version).unwrap_or(0))
 }
 
 /// Whether SQLite refused because another connection holds a lock.
@@ -260,7 +358,8 @@ struct PreparedAppend<'a> {
 
 /// One event's column values.
 struct PreparedEvent<'a> {
-    event_id: String,
+    event_id: Uuid,
+    event_id_text: String,
     event_type: &'a str,
     schema_version: i64,
     payload: PayloadColumn<'a>,
@@ -276,7 +375,8 @@ fn prepare(appends: &[StreamAppend]) -> Result<Vec<PreparedAppend<'_>>> {
                 .iter()
                 .map(|e| {
                     Ok(PreparedEvent {
-                        event_id: e.event_id.hyphenated().to_string(),
+                        event_id: e.event_id,
+                        event_id_text: e.event_id.hyphenated().to_string(),
                         event_type: &e.event_type,
                         schema_version: i64::from(e.schema_version),
                         payload: PayloadColumn::from_bytes(&e.payload),
@@ -307,22 +407,15 @@ fn filter_list(values: &[String]) -> Result<Option<String>> {
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
-        self.limits.check_appends(&appends)?;
-        let prepared = prepare(&appends)?;
-        let _turn = self.write_turn.lock().await;
-        let created_at = rows::timestamp_text(Utc::now());
-        let mut retries = 0;
-        loop {
-            match self.try_append(&prepared, &created_at).await {
-                Ok(outcome) => return outcome,
-                Err(e) if is_busy(&e) && retries < BUSY_RETRIES => {
-                    retries += 1;
-                    tracing::debug!(retries, "SQLite file busy; retrying the append");
-                    tokio::time::sleep(Duration::from_millis(10 << retries)).await;
-                }
-                Err(e) => return Err(Error::backend(e)),
-            }
-        }
+        self.append(appends, None).await
+    }
+
+    async fn append_with(
+        &self,
+        appends: Vec<StreamAppend>,
+        work: &dyn UnitOfWork,
+    ) -> Result<AppendResult> {
+        self.append(appends, Some(work)).await
     }
 
     async fn read_stream_forward(
@@ -334,8 +427,8 @@ impl EventStore for SqliteStore {
         self.limits.check_stream_id(stream_id)?;
         let rows = sqlx::query(sql::READ_STREAM)
             .bind(stream_id)
-            .bind(clamp_to_sql_int(from_version))
-            .bind(clamp_to_sql_int(limit))
+            .bind(sql_i64(from_version))
+            .bind(sql_i64(limit))
             .fetch_all(&self.readers)
             .await
             .map_err(Error::backend)?;
@@ -345,11 +438,11 @@ impl EventStore for SqliteStore {
     async fn read_all_forward(&self, request: ReadAll) -> Result<Vec<RecordedEvent>> {
         let filter = &request.filter;
         let rows = sqlx::query(sql::READ_ALL)
-            .bind(clamp_to_sql_int(request.after.event))
+            .bind(sql_i64(request.after.event))
             .bind(filter_list(&filter.event_types)?)
             .bind(filter_list(&filter.categories)?)
             .bind(filter_list(&filter.stream_ids)?)
-            .bind(clamp_to_sql_int(request.limit))
+            .bind(sql_i64(request.limit))
             .fetch_all(&self.readers)
             .await
             .map_err(Error::backend)?;
@@ -371,7 +464,7 @@ impl EventStore for SqliteStore {
         let updated_at: String = row.try_get("updated_at").map_err(Error::backend)?;
         Ok(Some(StreamInfo {
             stream_id: stream_id.to_owned(),
-            version: version.max(0) as u64,
+            version: stored_u64("version", version)?,
             created_at: rows::parse_timestamp(&created_at)?,
             updated_at: rows::parse_timestamp(&updated_at)?,
         }))
@@ -382,7 +475,7 @@ impl EventStore for SqliteStore {
             .fetch_one(&self.readers)
             .await
             .map_err(Error::backend)?;
-        Ok(Position::sequential(head.max(0) as u64))
+        Ok(Position::sequential(stored_u64("position", head)?))
     }
 }
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{EventMetadata, Position, RecordedEvent};
+use crate::store::rules::stored_u64;
 
 /// A payload as it is bound: text when it reads as text, bytes otherwise.
 pub(super) enum PayloadColumn<'a> {
@@ -45,16 +46,10 @@ pub(super) fn metadata_text(metadata: &EventMetadata) -> Result<String> {
     serde_json::to_string(metadata).map_err(Error::backend)
 }
 
-/// Converts a bound to SQLite's signed integer; beyond `i64::MAX` means "no
-/// bound" (limits, start points), so it clamps.
-pub(super) fn clamp_to_sql_int(n: impl TryInto<i64>) -> i64 {
-    n.try_into().unwrap_or(i64::MAX)
-}
-
 /// Reads a non-negative integer column.
-fn unsigned(row: &SqliteRow, column: &str) -> Result<u64> {
+fn unsigned(row: &SqliteRow, column: &'static str) -> Result<u64> {
     let n: i64 = row.try_get(column).map_err(Error::backend)?;
-    u64::try_from(n).map_err(|_| Error::backend(format!("column `{column}` holds negative {n}")))
+    stored_u64(column, n)
 }
 
 /// Rebuilds a [`RecordedEvent`] from a row selected with
@@ -114,10 +109,4 @@ mod tests {
         assert_eq!(parse_timestamp(&b).unwrap(), late);
     }
 
-    #[test]
-    fn integers_out_of_sqlite_range() {
-        assert_eq!(clamp_to_sql_int(u64::MAX), i64::MAX);
-        assert_eq!(clamp_to_sql_int(usize::MAX), i64::MAX);
-        assert_eq!(clamp_to_sql_int(7u64), 7);
-    }
 }

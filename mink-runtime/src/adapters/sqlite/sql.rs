@@ -17,10 +17,46 @@ macro_rules! select_events {
 pub(super) const STREAM_VERSION: &str =
     "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?1";
 
-/// Writes one event.
+/// Writes one event and returns its position.
 pub(super) const INSERT_EVENT: &str = "INSERT INTO events \
      (event_id, stream_id, version, event_type, schema_version, payload, metadata, created_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING position";
+
+/// `?1` event ids as a JSON array → one of them that is already stored.
+pub(super) const STORED_EVENT_ID: &str =
+    "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?1)) LIMIT 1";
+
+/// SQLite's clock, in milliseconds since the Unix epoch.
+macro_rules! now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+    };
+}
+
+/// `?1` key, `?2` lease in ms: inserts a claim, or takes over an expired
+/// record; returns a row only when this call now holds the key.
+pub(super) const CLAIM_KEY: &str = concat!(
+    "INSERT INTO mink_idempotency (key, result, expires_at) VALUES (?1, NULL, ",
+    now_ms!(),
+    " + ?2) ON CONFLICT (key) DO UPDATE SET result = NULL, expires_at = excluded.expires_at \
+     WHERE mink_idempotency.expires_at <= ",
+    now_ms!(),
+    " RETURNING key"
+);
+
+/// `?1` key → the stored result, NULL while a claim runs.
+pub(super) const KEY_RESULT: &str = "SELECT result FROM mink_idempotency WHERE key = ?1";
+
+/// `?1` key, `?2` result, `?3` time to live in ms.
+pub(super) const COMPLETE_KEY: &str = concat!(
+    "UPDATE mink_idempotency SET result = ?2, expires_at = ",
+    now_ms!(),
+    " + ?3 WHERE key = ?1"
+);
+
+/// `?1` key: drops a claim that has no result.
+pub(super) const RELEASE_KEY: &str =
+    "DELETE FROM mink_idempotency WHERE key = ?1 AND result IS NULL";
 
 /// `?1` stream id, `?2` first version, `?3` limit.
 pub(super) const READ_STREAM: &str =

@@ -5,59 +5,29 @@
 //! command's own `idempotency_key()`, or a hash of the serialized command),
 //! claims it in an [`IdempotencyStore`], runs the command once, and stores
 //! its result for a TTL. Concurrent duplicates see the claim and either wait
-//! for the result or get [`BusError::InProgress`], as configured.
+//! for the result or get [`DispatchError::InProgress`], as configured.
+//!
+//! Keys are namespaced by command: the stored key is `"{command name}:{key}"`
+//! (or `"{command name}:sha256:{hex}"` for a hashed command), so two command
+//! types given the same caller key never share a record.
+//!
+//! A command that fails, panics, or is cancelled (a timeout layer outside
+//! this one drops it) releases its key, whatever the order of the layers, so
+//! a retry runs it again.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use futures::future::{BoxFuture, FutureExt};
 use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
 
-use crate::bus::{BusError, CommandEnvelope};
-use crate::command::CommandResult;
-use crate::error::{BoxError, Error, Result};
-
-pub mod memory;
-#[cfg(feature = "postgres")]
-pub mod postgres;
-#[cfg(feature = "sqlite")]
-pub mod sqlite;
-
-pub use memory::InMemoryIdempotencyStore;
-#[cfg(feature = "postgres")]
-pub use postgres::PostgresIdempotencyStore;
-#[cfg(feature = "sqlite")]
-pub use sqlite::SqliteIdempotencyStore;
-
-/// The state of a key after [`IdempotencyStore::claim`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The caller now holds the key and must run the command, then call
-    /// [`IdempotencyStore::complete`] or [`IdempotencyStore::release`].
-    Started,
-    /// The command ran before; here is its result.
-    Completed(CommandResult),
-    /// Someone else holds the key right now.
-    InProgress,
-}
-
-/// Where idempotency records live. Claims must be atomic: of many
-/// concurrent claims of one key, exactly one gets [`Claim::Started`].
-#[async_trait]
-pub trait IdempotencyStore: Send + Sync + 'static {
-    /// Claims `key` for `lease` (after which an unfinished claim may be
-    /// taken over), or reports what is there.
-    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim>;
-
-    /// Stores the result of a claimed key, kept for `ttl`.
-    async fn complete(&self, key: &str, result: &CommandResult, ttl: Duration) -> Result<()>;
-
-    /// Gives up a claim (the command failed), so a retry may run it.
-    async fn release(&self, key: &str) -> Result<()>;
-}
+use super::envelope::CommandEnvelope;
+use crate::command::{CommandError, CommandResult, DispatchError};
+use crate::error::Error;
+use crate::store::{Claim, IdempotencyStore};
 
 /// How the key of a command is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,10 +44,10 @@ pub enum KeyStrategy {
 /// What a duplicate does while the first is still running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InFlight {
-    /// Fail at once with [`BusError::InProgress`].
+    /// Fail at once with [`DispatchError::InProgress`].
     Reject,
     /// Poll every `poll` until the first finishes, for at most `timeout`;
-    /// then fail with [`BusError::InProgress`].
+    /// then fail with [`DispatchError::InProgress`].
     Wait {
         /// The longest wait.
         timeout: Duration,
@@ -109,7 +79,8 @@ impl std::fmt::Debug for IdempotencyLayer {
 
 impl IdempotencyLayer {
     /// Hash-or-explicit keys, duplicates wait up to 10 s, results kept 24 h,
-    /// claims leased for 30 s.
+    /// claims leased for 30 s. The store is usually the event store's own:
+    /// `IdempotencyLayer::new(store.idempotency())`.
     pub fn new(store: impl IdempotencyStore) -> Self {
         IdempotencyLayer::shared(Arc::new(store))
     }
@@ -153,7 +124,7 @@ impl IdempotencyLayer {
         self
     }
 
-    fn key_of(&self, envelope: &CommandEnvelope) -> Result<Option<String>, BoxError> {
+    fn key_of(&self, envelope: &CommandEnvelope) -> Result<Option<String>, CommandError> {
         let name = envelope.command_name();
         if let Some(key) = envelope.explicit_idempotency_key() {
             return Ok(Some(format!("{name}:{key}")));
@@ -161,7 +132,7 @@ impl IdempotencyLayer {
         match self.strategy {
             KeyStrategy::Explicit => Ok(None),
             KeyStrategy::ExplicitOrHash => {
-                let json = envelope.command_json()?;
+                let json = envelope.command_json().map_err(DispatchError::Middleware)?;
                 let digest = Sha256::new()
                     .chain_update(name.as_bytes())
                     .chain_update([0u8])
@@ -202,17 +173,17 @@ impl<S> std::fmt::Debug for IdempotencyService<S> {
 
 impl<S> Service<CommandEnvelope> for IdempotencyService<S>
 where
-    S: Service<CommandEnvelope, Response = CommandResult, Error = BoxError>
+    S: Service<CommandEnvelope, Response = CommandResult, Error = CommandError>
         + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
 {
     type Response = CommandResult;
-    type Error = BoxError;
-    type Future = BoxFuture<'static, Result<CommandResult, BoxError>>;
+    type Error = CommandError;
+    type Future = BoxFuture<'static, Result<CommandResult, CommandError>>;
 
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), CommandError>> {
         self.inner.poll_ready(cx)
     }
 
@@ -229,35 +200,34 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         async move {
             let store = &config.store;
-            let started_wait = tokio::time::Instant::now();
-            loop {
-                match store.claim(&key, config.lease).await.map_err(bus)? {
-                    Claim::Completed(result) => return Ok(result),
-                    Claim::Started => break,
-                    Claim::InProgress => match config.in_flight {
-                        InFlight::Reject => return Err(BusError::InProgress { key }.into()),
-                        InFlight::Wait { timeout, poll } => {
-                            if started_wait.elapsed() >= timeout {
-                                return Err(BusError::InProgress { key }.into());
-                            }
-                            tokio::time::sleep(poll).await;
-                        }
-                    },
-                }
+            match wait_for_claim(&config, &key).await? {
+                Some(result) => return Ok(result),
+                None => {}
             }
-            match inner.call(envelope).await {
-                Ok(result) => {
-                    store
-                        .complete(&key, &result, config.ttl)
-                        .await
-                        .map_err(bus)?;
+            let mut guard = ReleaseOnDrop {
+                store: Arc::clone(store),
+                key: Some(key.clone()),
+            };
+            // A panic below (while building or polling the handler's
+            // future) must not leave the key claimed until the lease ends.
+            let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(envelope))) {
+                Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+                Err(panic) => Err(panic),
+            };
+            guard.key = None;
+            match outcome {
+                Ok(Ok(result)) => {
+                    let bytes = serde_json::to_vec(&result).map_err(Error::backend)?;
+                    store.complete(&key, &bytes, config.ttl).await?;
                     Ok(result)
                 }
-                Err(e) => {
-                    if let Err(release) = store.release(&key).await {
-                        tracing::warn!(%key, error = %release, "could not release idempotency key");
-                    }
+                Ok(Err(e)) => {
+                    release(&**store, &key).await;
                     Err(e)
+                }
+                Err(panic) => {
+                    release(&**store, &key).await;
+                    std::panic::resume_unwind(panic)
                 }
             }
         }
@@ -265,18 +235,59 @@ where
     }
 }
 
-/// What a key that could not be claimed holds: a stored result (JSON) or,
-/// without one, a claim in progress. Shared by the SQL stores.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn claim_outcome(stored_result: Option<String>) -> Result<Claim> {
-    match stored_result {
-        Some(json) => Ok(Claim::Completed(
-            serde_json::from_str(&json).map_err(Error::backend)?,
-        )),
-        None => Ok(Claim::InProgress),
+/// Claims `key`, waiting for a duplicate in flight as configured. Returns
+/// the stored result of an earlier run, or `None` once this call holds the
+/// key.
+async fn wait_for_claim(
+    config: &IdempotencyLayer,
+    key: &str,
+) -> Result<Option<CommandResult>, CommandError> {
+    let started_wait = tokio::time::Instant::now();
+    loop {
+        match config.store.claim(key, config.lease).await? {
+            Claim::Completed(bytes) => {
+                return Ok(Some(serde_json::from_slice(&bytes).map_err(Error::backend)?));
+            }
+            Claim::Started => return Ok(None),
+            Claim::InProgress => match config.in_flight {
+                InFlight::Reject => return Err(in_progress(key)),
+                InFlight::Wait { timeout, poll } => {
+                    if started_wait.elapsed() >= timeout {
+                        return Err(in_progress(key));
+                    }
+                    tokio::time::sleep(poll).await;
+                }
+            },
+        }
     }
 }
 
-fn bus(e: Error) -> BoxError {
-    BusError::Store(e).into()
+fn in_progress(key: &str) -> CommandError {
+    DispatchError::InProgress {
+        key: key.to_owned(),
+    }
+}
+
+/// Releases a claim; a failure only delays a retry until the lease ends.
+async fn release(store: &dyn IdempotencyStore, key: &str) {
+    if let Err(error) = store.release(key).await {
+        tracing::warn!(%key, %error, "could not release idempotency key");
+    }
+}
+
+/// Releases the key when the command's future is dropped before it
+/// finished (a timeout layer outside this one gave up on it).
+struct ReleaseOnDrop {
+    store: Arc<dyn IdempotencyStore>,
+    key: Option<String>,
+}
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let store = Arc::clone(&self.store);
+            runtime.spawn(async move { release(&*store, &key).await });
+        }
+    }
 }

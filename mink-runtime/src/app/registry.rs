@@ -3,31 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::command::HandlerRegistration;
 use crate::error::{Error, Result};
-
-/// One stable event type name and the Rust type that produces it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventRegistration {
-    /// The stable name stored with each event.
-    pub event_type: &'static str,
-    /// The payload's schema version.
-    pub schema_version: u32,
-    /// The full Rust path of the type (and variant) behind it.
-    pub rust_type: &'static str,
-}
-inventory::collect!(EventRegistration);
-
-/// One command handler method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HandlerRegistration {
-    /// The command's Rust type.
-    pub command: &'static str,
-    /// The aggregate that handles it.
-    pub aggregate: &'static str,
-    /// The handler method.
-    pub method: &'static str,
-}
-inventory::collect!(HandlerRegistration);
+use crate::event::EventRegistration;
 
 /// Everything registered in this binary, checked for clashes.
 #[derive(Debug, Clone)]
@@ -60,14 +38,16 @@ impl Registry {
                 Some(first) if first.rust_type != reg.rust_type => {
                     // Report in a stable order whatever the link order was.
                     let (a, b) = if first.rust_type <= reg.rust_type {
-                        (first.rust_type, reg.rust_type)
+                        (first, &reg)
                     } else {
-                        (reg.rust_type, first.rust_type)
+                        (&reg, first)
                     };
                     clashes.push(Error::DuplicateEventType {
                         event_type: reg.event_type.to_owned(),
-                        first: a,
-                        second: b,
+                        first: a.rust_type,
+                        first_declared_at: a.declared_at,
+                        second: b.rust_type,
+                        second_declared_at: b.declared_at,
                     });
                 }
                 Some(_) => {}
@@ -115,6 +95,7 @@ mod tests {
             event_type: name,
             schema_version: 1,
             rust_type: ty,
+            declared_at: if ty.starts_with('a') { "src/a.rs:3" } else { "src/b.rs:7" },
         }
     }
 
@@ -129,14 +110,20 @@ mod tests {
         )
         .unwrap_err();
         match err {
-            Error::DuplicateEventType {
-                event_type,
+            ref e @ Error::DuplicateEventType {
+                ref event_type,
                 first,
+                first_declared_at,
                 second,
+                second_declared_at,
             } => {
                 assert_eq!(event_type, "Created");
                 assert_eq!(first, "a::OrderEvent::Created");
+                assert_eq!(first_declared_at, "src/a.rs:3");
                 assert_eq!(second, "b::CustomerEvent::Created");
+                assert_eq!(second_declared_at, "src/b.rs:7");
+                let message = e.to_string();
+                assert!(message.contains("src/a.rs:3") && message.contains("src/b.rs:7"), "{message}");
             }
             other => panic!("unexpected {other:?}"),
         }

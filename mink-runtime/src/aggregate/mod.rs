@@ -5,7 +5,7 @@ use std::ops::Deref;
 
 use crate::error::{BoxError, Error, Result};
 use crate::event::{EventMetadata, NewEvent, RecordedEvent, stream_id_for};
-use crate::serializer::Serializer;
+use crate::event::Serializer;
 
 /// A domain event type: an enum with one event per variant, or a struct.
 ///
@@ -130,6 +130,7 @@ pub trait EventOf<A: Aggregate> {
 pub struct Tracked<A: Aggregate> {
     state: A,
     id: String,
+    stream_id: String,
     version: u64,
     uncommitted: Vec<A::Event>,
 }
@@ -142,6 +143,7 @@ impl<A: Aggregate> Tracked<A> {
         Ok(Tracked {
             state,
             id: id.to_owned(),
+            stream_id: A::stream_id(id),
             version: 0,
             uncommitted: Vec::new(),
         })
@@ -165,8 +167,8 @@ impl<A: Aggregate> Tracked<A> {
     }
 
     /// The aggregate's stream id.
-    pub fn stream_id(&self) -> String {
-        A::stream_id(&self.id)
+    pub fn stream_id(&self) -> &str {
+        &self.stream_id
     }
 
     /// The version of the last stored event folded in (0: none).

@@ -1,4 +1,13 @@
 //! The event model: what is appended, what is stored, and where it sits.
+//!
+//! This is the bottom layer of the runtime, with [`crate::error`]: it
+//! imports nothing else of mink.
+
+mod registration;
+mod serializer;
+
+pub use registration::EventRegistration;
+pub use serializer::{JsonSerializer, Serializer};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -109,6 +118,11 @@ pub struct EventMetadata {
 }
 
 impl EventMetadata {
+    /// The custom entry holding what caused the *command* that produced an
+    /// event (for example the event a saga reacted to), while
+    /// [`EventMetadata::causation_id`] holds the command itself.
+    pub const COMMAND_CAUSATION_ID: &'static str = "command_causation_id";
+
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         self.correlation_id.is_none()

@@ -12,7 +12,7 @@ use crate::event::{EventMetadata, RecordedEvent};
 /// # Examples
 ///
 /// ```
-/// use mink_runtime::bus::Context;
+/// use mink_runtime::Context;
 ///
 /// let ctx = Context::new()
 ///     .with_correlation_id("req-17")
@@ -125,7 +125,7 @@ impl Context {
     pub fn event_metadata(&self) -> EventMetadata {
         let mut custom = self.custom.clone();
         if let Some(cause) = &self.causation_id {
-            custom.insert("command_causation_id".to_owned(), cause.clone());
+            custom.insert(EventMetadata::COMMAND_CAUSATION_ID.to_owned(), cause.clone());
         }
         EventMetadata {
             correlation_id: Some(
@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(ctx.tenant_id.as_deref(), Some("t"));
         let m = ctx.event_metadata();
         assert_eq!(
-            m.custom.get("command_causation_id"),
+            m.custom.get(EventMetadata::COMMAND_CAUSATION_ID),
             Some(&event.event_id.to_string())
         );
     }

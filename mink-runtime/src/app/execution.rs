@@ -1,0 +1,157 @@
+//! What runs at the bottom of the bus: loading aggregates, running
+//! handlers, appending their events. [`Runtime`] implements the command
+//! layer's [`Execute`].
+
+use std::sync::Arc;
+
+use futures::future::FutureExt;
+use uuid::Uuid;
+
+use super::registry::Registry;
+use crate::aggregate::{Aggregate, Event, Tracked};
+use crate::command::{
+    Command, CommandError, CommandResult, Context, DispatchError, Execute, ExecuteFuture, Handles,
+    HandlerContext, PlainHandler, Rejection,
+};
+use crate::error::Result;
+use crate::event::{ExpectedVersion, Serializer};
+use crate::store::{AppendResult, AppendedStream, EventStore, StreamAppend, UnitOfWork};
+
+/// How many events one read of a stream fetches while loading an aggregate.
+const LOAD_PAGE: usize = 4096;
+
+/// Everything command execution needs, shared by every command in flight.
+pub(super) struct Runtime<S> {
+    pub(super) store: Arc<dyn EventStore>,
+    pub(super) serializer: S,
+    pub(super) registry: Registry,
+    pub(super) work: Vec<Arc<dyn UnitOfWork>>,
+}
+
+impl<S: Serializer> Runtime<S> {
+    pub(super) async fn load_or_new<A: Aggregate>(&self, id: &str) -> Result<Tracked<A>> {
+        let mut tracked = Tracked::<A>::new(id)?;
+        let mut next = 1;
+        loop {
+            let page = self
+                .store
+                .read_stream_forward(tracked.stream_id(), next, LOAD_PAGE)
+                .await?;
+            for recorded in &page {
+                let event = A::Event::from_recorded(recorded, &self.serializer)?;
+                tracked.replay(&event, recorded.version);
+            }
+            if page.len() < LOAD_PAGE {
+                return Ok(tracked);
+            }
+            next += page.len() as u64;
+        }
+    }
+
+    /// Appends `events` for `aggregate` (expecting its loaded version), with
+    /// the units of work in the same transaction, and marks them committed.
+    /// Returns the append result and the event ids.
+    pub(super) async fn append_events<A: Aggregate>(
+        &self,
+        aggregate: &mut Tracked<A>,
+        events: &[A::Event],
+        context: &Context,
+    ) -> Result<(AppendResult, Vec<Uuid>)> {
+        if events.is_empty() {
+            let unchanged = AppendedStream::after(aggregate.stream_id(), aggregate.version(), vec![]);
+            let result = AppendResult {
+                streams: vec![unchanged],
+            };
+            return Ok((result, Vec::new()));
+        }
+        let metadata = context.event_metadata();
+        let encoded = events
+            .iter()
+            .map(|e| e.to_new_event(&self.serializer, metadata.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        let ids = encoded.iter().map(|e| e.event_id).collect();
+        let append = vec![StreamAppend::new(
+            aggregate.stream_id(),
+            ExpectedVersion::Exact(aggregate.version()),
+            encoded,
+        )];
+        let result = if self.work.is_empty() {
+            self.store.append_to_streams(append).await?
+        } else {
+            self.store.append_with(append, &self.work).await?
+        };
+        let version = result
+            .streams
+            .first()
+            .map_or(aggregate.version(), |s| s.last_version);
+        aggregate.committed(version);
+        Ok((result, ids))
+    }
+
+    async fn run_on_aggregate<C>(
+        &self,
+        command: C,
+        aggregate_id: String,
+        context: Context,
+    ) -> std::result::Result<CommandResult, CommandError>
+    where
+        C: Command,
+        C::Aggregate: Handles<C>,
+    {
+        let mut aggregate = self.load_or_new::<C::Aggregate>(&aggregate_id).await?;
+        let events = aggregate
+            .state()
+            .handle(command)
+            .map_err(|e| DispatchError::Rejected(Rejection::new(e)))?;
+        let (_, event_ids) = self
+            .append_events(&mut aggregate, &events, &context)
+            .await?;
+        Ok(CommandResult {
+            command: C::NAME.to_owned(),
+            stream_id: Some(aggregate.stream_id().to_owned()),
+            version: Some(aggregate.version()),
+            aggregate_id: Some(aggregate_id),
+            event_ids,
+        })
+    }
+}
+
+impl<S: Serializer> Execute for Runtime<S> {
+    fn execute_on_aggregate<C>(
+        self: Arc<Self>,
+        command: C,
+        aggregate_id: String,
+        context: Context,
+    ) -> ExecuteFuture
+    where
+        C: Command,
+        C::Aggregate: Handles<C>,
+    {
+        async move { self.run_on_aggregate(command, aggregate_id, context).await }.boxed()
+    }
+
+    fn execute_plain<C: PlainHandler>(
+        self: Arc<Self>,
+        command: C,
+        aggregate_id: Option<String>,
+        context: Context,
+    ) -> ExecuteFuture {
+        let ctx = HandlerContext {
+            context,
+            store: Arc::clone(&self.store),
+        };
+        command
+            .handle(ctx)
+            .map(move |r| match r {
+                Ok(()) => Ok(CommandResult {
+                    command: C::NAME.to_owned(),
+                    aggregate_id,
+                    stream_id: None,
+                    version: None,
+                    event_ids: Vec::new(),
+                }),
+                Err(e) => Err(DispatchError::Rejected(Rejection::new(e))),
+            })
+            .boxed()
+    }
+}

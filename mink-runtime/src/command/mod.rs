@@ -1,0 +1,25 @@
+//! The command vocabulary: what a command is, what travels with it, which
+//! handler takes it, what a dispatch returns, and how a command reaches the
+//! code that executes it.
+//!
+//! Layer: above [`crate::aggregate`] and [`crate::store`]; below the bus and
+//! the application. Execution is reached through the [`Execute`] trait,
+//! which the application implements, so nothing here knows `Mink`.
+
+mod aggregate_handler;
+mod context;
+mod declaration;
+mod outcome;
+mod plain_handler;
+mod registration;
+mod routing;
+mod validation;
+
+pub use aggregate_handler::{Handles, HandlerOutput};
+pub use context::Context;
+pub use declaration::{Command, CommandFor, IdempotencyKey, NoAggregate};
+pub use outcome::{CommandError, CommandResult, DispatchError, Rejection};
+pub use plain_handler::{HandlerContext, HandlerFuture, PlainHandler, PlainOutput};
+pub use registration::HandlerRegistration;
+pub use routing::{CommandRoute, Execute, ExecuteFuture};
+pub use validation::{Validate, ValidationErrors, Violation};
