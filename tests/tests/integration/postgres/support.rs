@@ -1,0 +1,282 @@
+//! What the PostgreSQL tests share: the skip check (`skipped: …` when
+//! `MINK_TEST_POSTGRES_URL` is not set), the gate that lets one test at a
+//! time work on the shared server, stores on fresh schemas, and helpers that
+//! follow the global log.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use mink::adapters::postgres::PostgresStore;
+use mink::adapters::postgres::sqlx::{self, Connection, PgConnection};
+use mink::{
+    EventStore, ExpectedVersion, Limits, NewEvent, Position, ReadAll, RecordedEvent, StreamAppend,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+const URL_VAR: &str = "MINK_TEST_POSTGRES_URL";
+
+/// How long a test waits for something that must happen (events becoming
+/// readable, a server coming back) before it fails instead of hanging.
+pub(super) const PATIENCE: Duration = Duration::from_secs(90);
+
+/// The shared server's URL, or `None` after printing the skip line.
+pub(super) fn server_url() -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("skipped: {URL_VAR} not set");
+            None
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Taking turns on the shared server
+
+/// Lets one test at a time work on the shared server, across threads and
+/// processes, while letting a test open several stores (the conformance
+/// harness asks for more than one).
+///
+/// Inside the process, a test is its thread: `#[tokio::test]` runs the test
+/// body on the thread of the test. Across processes, the first entry takes a
+/// PostgreSQL advisory lock on a connection kept until the last exit. The
+/// holder then drops the schemas earlier tests left behind.
+pub(super) struct Gate;
+
+/// Who holds the gate: the test's thread, how many stores it has open, and
+/// the connection holding the advisory lock.
+struct GateState {
+    owner: ThreadId,
+    entries: usize,
+    _lock: PgConnection,
+}
+
+static GATE: Mutex<Option<GateState>> = Mutex::new(None);
+
+/// The advisory lock key of these tests ("minkpgst").
+const GATE_LOCK_KEY: i64 = 0x6d69_6e6b_7067_7374;
+
+/// Prefix of the schemas these tests create.
+const SCHEMA_PREFIX: &str = "mink_pgstore_";
+
+fn gate_state() -> std::sync::MutexGuard<'static, Option<GateState>> {
+    GATE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Gate {
+    async fn enter(url: &str) -> Gate {
+        let me = std::thread::current().id();
+        loop {
+            match reenter(me) {
+                Some(true) => return Gate,
+                Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
+                None => break,
+            }
+        }
+        // Nobody in this process holds it: take the cross-process lock
+        // without holding the in-process one across awaits, then claim.
+        let mut conn = PgConnection::connect(url)
+            .await
+            .expect("connect for the test lock");
+        loop {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(GATE_LOCK_KEY)
+                .execute(&mut conn)
+                .await
+                .expect("take the test lock");
+            match claim(me, conn) {
+                Ok(()) => break,
+                // Another thread of this process got in first: step back.
+                Err(mut back) => {
+                    sqlx::query("SELECT pg_advisory_unlock($1)")
+                        .bind(GATE_LOCK_KEY)
+                        .execute(&mut back)
+                        .await
+                        .expect("release the test lock");
+                    conn = back;
+                }
+            }
+            while gate_state().is_some() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        drop_old_schemas(url).await;
+        Gate
+    }
+}
+
+/// Whether `me` already holds the gate (then counted once more), or `None`
+/// when nobody does.
+fn reenter(me: ThreadId) -> Option<bool> {
+    let mut state = gate_state();
+    let s = state.as_mut()?;
+    if s.owner == me {
+        s.entries += 1;
+    }
+    Some(s.owner == me)
+}
+
+/// Makes `me` the holder when nobody holds the gate; otherwise hands the
+/// lock connection back.
+fn claim(me: ThreadId, lock: PgConnection) -> Result<(), PgConnection> {
+    let mut state = gate_state();
+    if state.is_some() {
+        return Err(lock);
+    }
+    *state = Some(GateState {
+        owner: me,
+        entries: 1,
+        _lock: lock,
+    });
+    Ok(())
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let mut state = gate_state();
+        if let Some(s) = state.as_mut() {
+            s.entries -= 1;
+            if s.entries == 0 {
+                // Dropping the connection ends its session and the lock.
+                *state = None;
+            }
+        }
+    }
+}
+
+/// Drops the schemas of earlier tests. Only gate holders use them, so none
+/// is in use now.
+async fn drop_old_schemas(url: &str) {
+    let mut conn = PgConnection::connect(url)
+        .await
+        .expect("connect to clean up");
+    let pattern = format!("{}%", SCHEMA_PREFIX.replace('_', "\\_"));
+    let schemas: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1")
+            .bind(pattern)
+            .fetch_all(&mut conn)
+            .await
+            .expect("list old test schemas");
+    for schema in schemas {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("drop an old test schema");
+    }
+}
+
+/// A store on a fresh schema of the shared server, and the turn it holds.
+pub(super) struct TestStore {
+    pub(super) store: PostgresStore,
+    pub(super) _gate: Gate,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = PostgresStore;
+    fn deref(&self) -> &PostgresStore {
+        &self.store
+    }
+}
+
+pub(super) fn fresh_schema() -> String {
+    format!("{SCHEMA_PREFIX}{}", Uuid::now_v7().simple())
+}
+
+pub(super) async fn test_store_with(limits: Limits) -> Option<TestStore> {
+    let url = server_url()?;
+    let gate = Gate::enter(&url).await;
+    let store = PostgresStore::builder(url)
+        .schema(fresh_schema())
+        .limits(limits)
+        .max_connections(16)
+        .build()
+        .await
+        .expect("a store on a fresh schema");
+    Some(TestStore { store, _gate: gate })
+}
+
+pub(super) async fn test_store() -> Option<TestStore> {
+    test_store_with(Limits::default()).await
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+pub(super) fn event(event_type: &str, n: u64) -> NewEvent {
+    NewEvent::json(event_type, &json!({ "n": n })).expect("a JSON payload")
+}
+
+pub(super) fn one(stream: &str, expected: ExpectedVersion, e: NewEvent) -> Vec<StreamAppend> {
+    vec![StreamAppend::new(stream, expected, vec![e])]
+}
+
+/// Reads the log after `checkpoint` in pages of `page` until a page comes
+/// back empty, moving `checkpoint` along. Positions must strictly increase.
+pub(super) async fn read_pass(
+    store: &dyn EventStore,
+    checkpoint: &mut Position,
+    page: usize,
+) -> Vec<RecordedEvent> {
+    let mut out = Vec::new();
+    loop {
+        let events = store
+            .read_all_forward(ReadAll::after(*checkpoint, page))
+            .await
+            .expect("read the log");
+        if events.is_empty() {
+            return out;
+        }
+        for e in events {
+            assert!(
+                e.position > *checkpoint,
+                "{} delivered after {}",
+                e.position,
+                checkpoint
+            );
+            *checkpoint = e.position;
+            out.push(e);
+        }
+    }
+}
+
+/// Follows the log from `checkpoint` until `seen` holds `want` events.
+pub(super) async fn follow_until(
+    store: &dyn EventStore,
+    checkpoint: &mut Position,
+    seen: &mut Vec<RecordedEvent>,
+    want: usize,
+) {
+    let start = Instant::now();
+    while seen.len() < want {
+        seen.extend(read_pass(store, checkpoint, 5).await);
+        assert!(
+            start.elapsed() < PATIENCE,
+            "only {} of {want} events became readable",
+            seen.len()
+        );
+        if seen.len() < want {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+pub(super) fn ids(events: &[RecordedEvent]) -> Vec<Uuid> {
+    events.iter().map(|e| e.event_id).collect()
+}
+
+#[track_caller]
+pub(super) fn assert_each_once(events: &[RecordedEvent]) {
+    let mut seen = HashSet::new();
+    for e in events {
+        assert!(
+            seen.insert(e.event_id),
+            "event {} delivered twice",
+            e.event_id
+        );
+    }
+}
