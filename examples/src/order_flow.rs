@@ -5,14 +5,12 @@
 //! ```
 //!
 //! Events go to `mink-example.db` (SQLite) in the working directory, or to
-//! PostgreSQL when `DATABASE_URL` is set. Look at them with
+//! the store `DATABASE_URL` names (`postgres://…`, `sqlite://…`, `memory:`). Look at them with
 //! `sqlite3 mink-example.db 'select * from events'` or
 //! `psql "$DATABASE_URL" -c 'select * from mink.events'`.
 
-use std::sync::Arc;
-
+use mink::adapters::AnyStore;
 use mink::bus::{RecoveryLayer, RetryOnConflictLayer, TracingLayer, ValidationLayer};
-use mink::idempotency::{IdempotencyLayer, IdempotencyStore};
 use mink::prelude::*;
 
 /// What can happen to an order.
@@ -218,27 +216,11 @@ impl mink::Validate for AddItem {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let builder = Mink::builder();
-    let (builder, idempotency): (_, Arc<dyn IdempotencyStore>) = match std::env::var("DATABASE_URL")
-    {
-        Ok(url) => {
-            let store = PostgresStore::connect(&url).await?;
-            let idem =
-                mink::idempotency::PostgresIdempotencyStore::new(store.pool().clone()).await?;
-            println!(
-                "store: PostgreSQL (DATABASE_URL), schema `{}`",
-                store.schema()
-            );
-            (builder.store(store), Arc::new(idem))
-        }
-        Err(_) => {
-            let path = "mink-example.db";
-            let store = SqliteStore::open(path).await?;
-            let idem = mink::idempotency::SqliteIdempotencyStore::open(path).await?;
-            println!("store: SQLite file {path}");
-            (builder.store(store), Arc::new(idem))
-        }
-    };
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://mink-example.db".into());
+    let store = AnyStore::open(&url).await?;
+    println!("store: {} ({url})", store.backend());
+    let idempotency = store.idempotency();
+    let builder = Mink::builder().store(store);
     let app = builder
         .layer(RecoveryLayer)
         .layer(TracingLayer)
@@ -266,7 +248,7 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
         customer_id: "customer-7".into(),
     };
     let r = app.dispatch_with(create, checkout()).await?;
-    println!("created   {} -> version {}", r.stream_id, r.version);
+    println!("created   {} -> version {}", stream_of(&r), version_of(&r));
 
     for (sku, qty, price_cents) in [("book", 2, 1_250), ("lamp", 1, 3_900), ("mug", 4, 650)] {
         let add = AddItem {
@@ -279,7 +261,7 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
         let r = app.dispatch_with(add.clone(), ctx.clone()).await?;
         println!(
             "added     {qty} x {sku} at {price_cents} cents -> version {}",
-            r.version
+            version_of(&r)
         );
         if sku == "book" {
             // The client retries (say, after a timeout): same key, same
@@ -292,7 +274,7 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
             };
             println!(
                 "retried   {qty} x {sku}: {verdict} (version {})",
-                again.version
+                version_of(&again)
             );
         }
     }
@@ -313,7 +295,7 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
         sku: "lamp".into(),
     };
     let r = app.dispatch_with(remove, checkout()).await?;
-    println!("removed   lamp -> version {}", r.version);
+    println!("removed   lamp -> version {}", version_of(&r));
 
     let absent = RemoveItem {
         order_id: id(),
@@ -331,7 +313,7 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
         tracking: "TRACK-0042".into(),
     };
     let r = app.dispatch_with(ship, checkout()).await?;
-    println!("shipped   -> version {}", r.version);
+    println!("shipped   -> version {}", version_of(&r));
 
     let late = AddItem {
         order_id: id(),
@@ -358,7 +340,7 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
     println!("stored events of {}:", order.stream_id());
     for e in app
         .store()
-        .read_stream_forward(&order.stream_id(), 1, usize::MAX)
+        .read_stream_forward(order.stream_id(), 1, usize::MAX)
         .await?
     {
         println!(
@@ -370,4 +352,14 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// The stream an aggregate command wrote to.
+fn stream_of(result: &mink::CommandResult) -> &str {
+    result.stream_id.as_deref().unwrap_or("-")
+}
+
+/// The stream version after an aggregate command.
+fn version_of(result: &mink::CommandResult) -> u64 {
+    result.version.unwrap_or_default()
 }

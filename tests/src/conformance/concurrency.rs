@@ -44,7 +44,7 @@ pub async fn racing_writers_one_stream(harness: Harness) {
             match task.await.expect("task panicked") {
                 Ok(result) => {
                     winners += 1;
-                    assert_eq!(result.last_version(), round + 1);
+                    assert_eq!(result.streams[0].last_version, round + 1);
                 }
                 Err(e) => assert_conflict::<()>(
                     Err(e),
@@ -76,7 +76,7 @@ pub async fn racing_writers_one_stream(harness: Harness) {
                         .await
                     {
                         Ok(result) => {
-                            assert_eq!(result.last_version(), current + 1);
+                            assert_eq!(result.last_version_of("race-2"), Some(current + 1));
                             seq += 1;
                         }
                         Err(Error::ConcurrencyConflict { actual, .. }) => {

@@ -5,9 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use mink::{
     AppendResult, EventStore, Limits, Position, ReadAll, RecordedEvent, StreamAppend, StreamInfo,
-    async_trait,
+    UnitOfWork,
 };
 
 /// What a factory returns, boxed.
@@ -75,6 +76,13 @@ struct KeepAlive<S, G> {
 impl<S: EventStore, G: Send + Sync + 'static> EventStore for KeepAlive<S, G> {
     async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> mink::Result<AppendResult> {
         self.store.append_to_streams(appends).await
+    }
+    async fn append_with(
+        &self,
+        appends: Vec<StreamAppend>,
+        work: &dyn UnitOfWork,
+    ) -> mink::Result<AppendResult> {
+        self.store.append_with(appends, work).await
     }
     async fn read_stream_forward(
         &self,

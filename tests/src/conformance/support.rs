@@ -143,3 +143,34 @@ pub(super) fn assert_strictly_increasing(log: &[RecordedEvent]) {
         );
     }
 }
+
+/// An append's outcome as (stream, first version, last version), per stream
+/// in request order; the written events are checked by
+/// [`assert_written_events`].
+pub fn outcome_shape(result: &mink::AppendResult) -> Vec<(String, u64, u64)> {
+    result
+        .streams
+        .iter()
+        .map(|s| (s.stream_id.clone(), s.first_version, s.last_version))
+        .collect()
+}
+
+/// Checks that each stream's written events are the ids that were sent,
+/// numbered from its first version, at positions that grow.
+pub fn assert_written_events(result: &mink::AppendResult, appends: &[mink::StreamAppend]) {
+    for (stream, sent) in result.streams.iter().zip(appends) {
+        let ids: Vec<_> = stream.events.iter().map(|e| e.event_id).collect();
+        let sent_ids: Vec<_> = sent.events.iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, sent_ids, "written ids of `{}`", stream.stream_id);
+        let versions: Vec<u64> = stream.events.iter().map(|e| e.version).collect();
+        let want: Vec<u64> = (stream.first_version..=stream.last_version)
+            .take(sent_ids.len())
+            .collect();
+        assert_eq!(versions, want, "written versions of `{}`", stream.stream_id);
+    }
+    let positions: Vec<_> = result.events().map(|e| e.position).collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "written positions grow: {positions:?}"
+    );
+}

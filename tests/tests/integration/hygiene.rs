@@ -165,8 +165,8 @@ async fn macros_expanded_among_shadowed_names_dispatch_and_fold() {
         })
         .await
         .expect("install");
-    assert_eq!(installed.version, 2);
-    assert_eq!(installed.stream_id, "hygiene_gauge-g1");
+    assert_eq!(installed.version, Some(2));
+    assert_eq!(installed.stream_id.as_deref(), Some("hygiene_gauge-g1"));
 
     let recorded = app
         .dispatch(Record {
@@ -176,7 +176,7 @@ async fn macros_expanded_among_shadowed_names_dispatch_and_fold() {
         .await
         .expect("record");
     assert_eq!(recorded.command, "hygiene.Record");
-    assert_eq!(recorded.version, 3);
+    assert_eq!(recorded.version, Some(3));
 
     let gauge = app.load_aggregate::<Gauge>("g1").await.expect("load");
     assert_eq!(gauge.version(), 3);

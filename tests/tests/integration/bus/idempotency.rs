@@ -1,22 +1,108 @@
-//! Idempotency: concurrent duplicates run once on every idempotency store
-//! (in memory, SQLite, PostgreSQL), in-flight duplicates can be refused,
-//! keys expire, and failures release them.
+//! The idempotency conformance suite: every case runs on the idempotency
+//! records of every store (memory, SQLite, PostgreSQL), each built from its
+//! event store with `idempotency()`: concurrent duplicates run once,
+//! in-flight duplicates can be refused, keys expire, and a failure or a
+//! panic releases the key.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mink::DispatchError;
-use mink::idempotency::{IdempotencyLayer, IdempotencyStore, InFlight, InMemoryIdempotencyStore};
+use mink::adapters::AnyStore;
+use mink::bus::{IdempotencyLayer, InFlight, RecoveryLayer};
 use mink::prelude::*;
+use mink::{EventStore, IdempotencyStore};
 
-use super::{Credit, CreditOnce, SlowStore, credit, runs};
+use super::{Credit, CreditOnce, Explode, SlowStore, credit, runs};
+
+/// An event store and the idempotency records beside it, plus a prefix that
+/// keeps each store's wallets apart in the shared run counter.
+struct Stores {
+    events: Arc<dyn EventStore>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    prefix: &'static str,
+}
+
+impl Stores {
+    fn wallet(&self, name: &str) -> String {
+        format!("{}-{name}", self.prefix)
+    }
+}
+
+/// Runs `case` on the stores of `backend`; prints why and returns when the
+/// backend is not available.
+async fn on<F, Fut>(backend: &'static str, case: F)
+where
+    F: FnOnce(Stores) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match backend {
+        "memory" => {
+            let store = AnyStore::open("memory:").await.unwrap();
+            case(stores(store, "mem")).await;
+        }
+        "sqlite" => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("idem.db").display());
+            let store = AnyStore::open(&url).await.unwrap();
+            case(stores(store, "lite")).await;
+        }
+        _ => {
+            let Some(pg) = crate::postgres::support::test_store().await else {
+                println!("skipped: idempotency on PostgreSQL (MINK_TEST_POSTGRES_URL not set)");
+                return;
+            };
+            let store = AnyStore::Postgres(pg.store.clone());
+            case(stores(store, "pg")).await;
+        }
+    }
+}
+
+fn stores(store: AnyStore, prefix: &'static str) -> Stores {
+    Stores {
+        idempotency: store.idempotency(),
+        events: Arc::new(store),
+        prefix,
+    }
+}
+
+/// One test per store for each case.
+macro_rules! on_every_store {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memory() {
+                super::on("memory", super::$case).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::on("sqlite", super::$case).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::on("postgres", super::$case).await;
+            }
+        }
+    )*};
+}
+
+on_every_store!(
+    sixteen_concurrent_duplicates_run_once,
+    in_flight_duplicates_can_be_refused,
+    keys_expire_after_their_ttl,
+    a_failure_releases_the_key,
+    a_panic_releases_the_key_whatever_the_layer_order,
+    the_context_key_overrides_the_commands,
+);
 
 /// Sixteen identical dispatches at once: the handler runs once, every caller
 /// gets the same result.
-async fn sixteen_duplicates_run_once(idem: Arc<dyn IdempotencyStore>, wallet: &str) {
+async fn sixteen_concurrent_duplicates_run_once(s: Stores) {
+    let wallet = s.wallet("dup");
     let app = Mink::builder()
-        .store(InMemoryStore::new())
-        .layer(IdempotencyLayer::shared(idem))
+        .shared_store(Arc::clone(&s.events))
+        .layer(IdempotencyLayer::shared(Arc::clone(&s.idempotency)))
         .build()
         .await
         .unwrap();
@@ -25,7 +111,7 @@ async fn sixteen_duplicates_run_once(idem: Arc<dyn IdempotencyStore>, wallet: &s
         .map(|_| {
             let app = app.clone();
             let barrier = barrier.clone();
-            let wallet = wallet.to_owned();
+            let wallet = wallet.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
                 app.dispatch(credit(&wallet, 7)).await
@@ -36,9 +122,9 @@ async fn sixteen_duplicates_run_once(idem: Arc<dyn IdempotencyStore>, wallet: &s
     for t in tasks {
         results.push(t.await.unwrap().expect("every duplicate succeeds"));
     }
-    assert_eq!(runs(wallet), 1, "the handler ran once");
+    assert_eq!(runs(&wallet), 1, "the handler ran once");
     assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:?}");
-    assert_eq!(results[0].version, 1);
+    assert_eq!(results[0].version, Some(1));
     let info = app
         .store()
         .stream_info(&format!("wallet-{wallet}"))
@@ -48,123 +134,142 @@ async fn sixteen_duplicates_run_once(idem: Arc<dyn IdempotencyStore>, wallet: &s
     assert_eq!(info.version, 1);
 
     // A different command is not a duplicate.
-    app.dispatch(credit(wallet, 8)).await.unwrap();
-    assert_eq!(runs(wallet), 2);
+    app.dispatch(credit(&wallet, 8)).await.unwrap();
+    assert_eq!(runs(&wallet), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn idempotency_memory_sixteen_concurrent_duplicates_run_once() {
-    sixteen_duplicates_run_once(Arc::new(InMemoryIdempotencyStore::new()), "i-mem").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn idempotency_sqlite_sixteen_concurrent_duplicates_run_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mink::idempotency::SqliteIdempotencyStore::open(dir.path().join("idem.db"))
-        .await
-        .unwrap();
-    sixteen_duplicates_run_once(Arc::new(store), "i-sqlite").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn idempotency_postgres_sixteen_concurrent_duplicates_run_once() {
-    let Ok(url) = std::env::var("MINK_TEST_POSTGRES_URL") else {
-        println!("skipped: MINK_TEST_POSTGRES_URL not set");
-        return;
-    };
-    let schema = format!("mink_idem_{}", uuid::Uuid::now_v7().simple());
-    let pg = mink::PostgresStore::builder(url)
-        .schema(schema.clone())
-        .build()
-        .await
-        .unwrap();
-    let store = mink::idempotency::PostgresIdempotencyStore::new(pg.pool().clone())
-        .await
-        .unwrap();
-    sixteen_duplicates_run_once(Arc::new(store), "i-pg").await;
-    sqlx_drop_schema(&pg, &schema).await;
-}
-
-async fn sqlx_drop_schema(pg: &mink::PostgresStore, schema: &str) {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(pg.pool())
-    .await
-    .expect("drop the test schema");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn idempotency_can_refuse_in_flight_duplicates() {
+/// With `InFlight::Reject`, a duplicate of a running command fails at once;
+/// once the first finished, a repeat returns its stored result.
+async fn in_flight_duplicates_can_be_refused(s: Stores) {
+    let wallet = s.wallet("rej");
     let app = Mink::builder()
         .store(SlowStore {
-            inner: InMemoryStore::new(),
+            inner: Arc::clone(&s.events),
             delay: Duration::from_millis(200),
         })
-        .layer(IdempotencyLayer::new(InMemoryIdempotencyStore::new()).in_flight(InFlight::Reject))
+        .layer(IdempotencyLayer::shared(Arc::clone(&s.idempotency)).in_flight(InFlight::Reject))
         .build()
         .await
         .unwrap();
     let first = {
         let app = app.clone();
-        tokio::spawn(async move { app.dispatch(credit("i-rej", 1)).await })
+        let wallet = wallet.clone();
+        tokio::spawn(async move { app.dispatch(credit(&wallet, 1)).await })
     };
     // Wait until the first holds the key (its handler has run).
-    while runs("i-rej") == 0 {
+    while runs(&wallet) == 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let err = app.dispatch(credit("i-rej", 1)).await.unwrap_err();
+    let err = app.dispatch(credit(&wallet, 1)).await.unwrap_err();
     assert!(matches!(err, DispatchError::InProgress { .. }), "{err:?}");
     let done = first.await.unwrap().unwrap();
-    // Once finished, a repeat returns the stored result.
-    let again = app.dispatch(credit("i-rej", 1)).await.unwrap();
+    let again = app.dispatch(credit(&wallet, 1)).await.unwrap();
     assert_eq!(again, done);
-    assert_eq!(runs("i-rej"), 1);
+    assert_eq!(runs(&wallet), 1);
 }
 
-#[tokio::test]
-async fn idempotency_keys_expire_and_failures_release_them() {
+/// A repeat within the TTL returns the stored result, even with another
+/// payload under the same explicit key; after the TTL, the command runs
+/// again. The TTL runs on the store's own clock.
+async fn keys_expire_after_their_ttl(s: Stores) {
+    let wallet = s.wallet("ttl");
     let app = Mink::builder()
-        .store(InMemoryStore::new())
-        .layer(
-            IdempotencyLayer::new(InMemoryIdempotencyStore::new()).ttl(Duration::from_millis(30)),
-        )
+        .shared_store(Arc::clone(&s.events))
+        .layer(IdempotencyLayer::shared(Arc::clone(&s.idempotency)).ttl(Duration::from_millis(300)))
         .build()
         .await
         .unwrap();
     let cmd = |amount| CreditOnce {
-        wallet: "i-ttl".into(),
+        wallet: wallet.clone(),
         amount,
         request: "req-1".into(),
     };
     let first = app.dispatch(cmd(1)).await.unwrap();
-    // Same explicit key, different payload: still a repeat.
     let repeat = app.dispatch(cmd(99)).await.unwrap();
     assert_eq!(repeat, first);
-    assert_eq!(runs("i-ttl"), 1);
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(runs(&wallet), 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let after_ttl = app.dispatch(cmd(1)).await.unwrap();
-    assert_eq!(after_ttl.version, 2);
-    assert_eq!(runs("i-ttl"), 2);
+    assert_eq!(after_ttl.version, Some(2));
+    assert_eq!(runs(&wallet), 2);
+}
 
-    // A rejected command does not keep its key: fixing and retrying runs it.
+/// A rejected command does not keep its key: fixing and retrying runs it.
+async fn a_failure_releases_the_key(s: Stores) {
+    let wallet = s.wallet("fail");
+    let app = Mink::builder()
+        .shared_store(Arc::clone(&s.events))
+        .layer(IdempotencyLayer::shared(Arc::clone(&s.idempotency)).in_flight(InFlight::Reject))
+        .build()
+        .await
+        .unwrap();
     let refused = Credit {
-        wallet: "i-fail".into(),
+        wallet: wallet.clone(),
         amount: 1,
         note: "refuse".into(),
     };
-    assert!(app.dispatch(refused.clone()).await.is_err());
-    assert!(app.dispatch(refused).await.is_err());
-    assert_eq!(runs("i-fail"), 2, "a failed command may be retried");
+    assert!(matches!(
+        app.dispatch(refused.clone()).await,
+        Err(DispatchError::Rejected(_))
+    ));
+    assert!(matches!(
+        app.dispatch(refused).await,
+        Err(DispatchError::Rejected(_))
+    ));
+    assert_eq!(runs(&wallet), 2, "a failed command may be retried");
+}
 
-    // The context's key overrides the command's.
+/// A handler that panics releases its key, with the recovery layer outside
+/// the idempotency layer (the order the example uses): a retry runs the
+/// handler again instead of waiting out the lease with `InProgress`.
+async fn a_panic_releases_the_key_whatever_the_layer_order(s: Stores) {
+    let wallet = s.wallet("panic");
+    let app = Mink::builder()
+        .shared_store(Arc::clone(&s.events))
+        .layer(RecoveryLayer)
+        .layer(IdempotencyLayer::shared(Arc::clone(&s.idempotency)).in_flight(InFlight::Reject))
+        .build()
+        .await
+        .unwrap();
+    for attempt in 1..=2 {
+        let err = app
+            .dispatch_with(
+                Explode {
+                    wallet: wallet.clone(),
+                },
+                Context::new().with_idempotency_key("same-key"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DispatchError::Panicked { .. }),
+            "attempt {attempt}: {err:?}"
+        );
+    }
+}
+
+/// The context's key overrides the command's own.
+async fn the_context_key_overrides_the_commands(s: Stores) {
+    let wallet = s.wallet("ctx");
+    let app = Mink::builder()
+        .shared_store(Arc::clone(&s.events))
+        .layer(IdempotencyLayer::shared(Arc::clone(&s.idempotency)))
+        .build()
+        .await
+        .unwrap();
+    let cmd = |amount, request: &str| CreditOnce {
+        wallet: wallet.clone(),
+        amount,
+        request: request.into(),
+    };
     let a = app
-        .dispatch_with(cmd(5), Context::new().with_idempotency_key("ctx-key"))
+        .dispatch_with(cmd(5, "r1"), Context::new().with_idempotency_key("ctx-key"))
         .await
         .unwrap();
     let b = app
-        .dispatch_with(cmd(6), Context::new().with_idempotency_key("ctx-key"))
+        .dispatch_with(cmd(6, "r2"), Context::new().with_idempotency_key("ctx-key"))
         .await
         .unwrap();
     assert_eq!(a, b);
+    assert_eq!(runs(&wallet), 1);
 }

@@ -12,10 +12,7 @@ use super::{SlowStore, credit};
 #[tokio::test]
 async fn towers_timeout_layer_bounds_a_dispatch() {
     let app = Mink::builder()
-        .store(SlowStore {
-            inner: InMemoryStore::new(),
-            delay: Duration::from_secs(5),
-        })
+        .store(SlowStore::memory(Duration::from_secs(5)))
         .layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(50)))
         .build()
         .await

@@ -133,11 +133,20 @@ fn credit(wallet: &str, amount: u64) -> Credit {
 /// A real store that waits before every append: makes a timeout happen
 /// without blocking a runtime thread.
 struct SlowStore {
-    inner: InMemoryStore,
+    inner: std::sync::Arc<dyn EventStore>,
     delay: Duration,
 }
 
-#[mink::async_trait]
+impl SlowStore {
+    fn memory(delay: Duration) -> Self {
+        SlowStore {
+            inner: std::sync::Arc::new(InMemoryStore::new()),
+            delay,
+        }
+    }
+}
+
+#[async_trait::async_trait]
 impl EventStore for SlowStore {
     async fn append_to_streams(
         &self,
@@ -145,6 +154,14 @@ impl EventStore for SlowStore {
     ) -> mink::Result<mink::AppendResult> {
         tokio::time::sleep(self.delay).await;
         self.inner.append_to_streams(appends).await
+    }
+    async fn append_with(
+        &self,
+        appends: Vec<mink::StreamAppend>,
+        work: &dyn mink::UnitOfWork,
+    ) -> mink::Result<mink::AppendResult> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.append_with(appends, work).await
     }
     async fn read_stream_forward(
         &self,

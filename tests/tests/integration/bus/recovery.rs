@@ -30,7 +30,7 @@ async fn recovery_turns_a_panic_into_an_error_and_the_bus_keeps_working() {
         other => panic!("expected Panicked, got {other:?}"),
     }
     let r = app.dispatch(credit("p1", 3)).await.unwrap();
-    assert_eq!(r.version, 1);
+    assert_eq!(r.version, Some(1));
 }
 
 #[tokio::test]

@@ -10,10 +10,7 @@ use super::{SlowStore, Wallet, credit};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retry_on_conflict_lets_every_racing_command_land_once() {
-    let store = SlowStore {
-        inner: InMemoryStore::new(),
-        delay: Duration::from_millis(1),
-    };
+    let store = SlowStore::memory(Duration::from_millis(1));
     let app = Mink::builder()
         .store(store)
         .layer(RetryOnConflictLayer::new().max_attempts(100))
@@ -28,7 +25,7 @@ async fn retry_on_conflict_lets_every_racing_command_land_once() {
         .collect();
     let mut versions = Vec::new();
     for t in tasks {
-        versions.push(t.await.unwrap().unwrap().version);
+        versions.push(t.await.unwrap().unwrap().version.expect("an aggregate command"));
     }
     versions.sort_unstable();
     assert_eq!(versions, (1..=16).collect::<Vec<u64>>());
@@ -38,10 +35,7 @@ async fn retry_on_conflict_lets_every_racing_command_land_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_retry_racing_commands_conflict() {
-    let store = SlowStore {
-        inner: InMemoryStore::new(),
-        delay: Duration::from_millis(5),
-    };
+    let store = SlowStore::memory(Duration::from_millis(5));
     let app = Mink::builder().store(store).build().await.unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|_| {

@@ -39,7 +39,7 @@ async fn racing_exact_writers_get_the_real_version() {
                         .await
                     {
                         Ok(r) => {
-                            assert_eq!(r.last_version(), version + 1);
+                            assert_eq!(r.streams[0].last_version, version + 1);
                             mine.push(id);
                         }
                         Err(Error::ConcurrencyConflict {

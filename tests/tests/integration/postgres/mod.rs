@@ -25,4 +25,4 @@ mod input;
 mod ordering;
 mod restart;
 mod schema;
-mod support;
+pub(crate) mod support;

@@ -244,7 +244,7 @@ async fn the_pool_recovers_from_a_server_restart() {
                             .await
                         {
                             Ok(r) => {
-                                assert_eq!(r.last_version(), version + 2);
+                                assert_eq!(r.streams[0].last_version, version + 2);
                                 break;
                             }
                             Err(Error::Backend(_)) => {

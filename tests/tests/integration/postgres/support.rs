@@ -23,7 +23,7 @@ const URL_VAR: &str = "MINK_TEST_POSTGRES_URL";
 pub(super) const PATIENCE: Duration = Duration::from_secs(90);
 
 /// The shared server's URL, or `None` after printing the skip line.
-pub(super) fn server_url() -> Option<String> {
+pub(crate) fn server_url() -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -44,7 +44,7 @@ pub(super) fn server_url() -> Option<String> {
 /// body on the thread of the test. Across processes, the first entry takes a
 /// PostgreSQL advisory lock on a connection kept until the last exit. The
 /// holder then drops the schemas earlier tests left behind.
-pub(super) struct Gate;
+pub(crate) struct Gate;
 
 /// Who holds the gate: the test's thread, how many stores it has open, and
 /// the connection holding the advisory lock.
@@ -171,9 +171,9 @@ async fn drop_old_schemas(url: &str) {
 }
 
 /// A store on a fresh schema of the shared server, and the turn it holds.
-pub(super) struct TestStore {
-    pub(super) store: PostgresStore,
-    pub(super) _gate: Gate,
+pub(crate) struct TestStore {
+    pub(crate) store: PostgresStore,
+    pub(crate) _gate: Gate,
 }
 
 impl std::ops::Deref for TestStore {
@@ -187,7 +187,7 @@ pub(super) fn fresh_schema() -> String {
     format!("{SCHEMA_PREFIX}{}", Uuid::now_v7().simple())
 }
 
-pub(super) async fn test_store_with(limits: Limits) -> Option<TestStore> {
+pub(crate) async fn test_store_with(limits: Limits) -> Option<TestStore> {
     let url = server_url()?;
     let gate = Gate::enter(&url).await;
     let store = PostgresStore::builder(url)
@@ -200,7 +200,7 @@ pub(super) async fn test_store_with(limits: Limits) -> Option<TestStore> {
     Some(TestStore { store, _gate: gate })
 }
 
-pub(super) async fn test_store() -> Option<TestStore> {
+pub(crate) async fn test_store() -> Option<TestStore> {
     test_store_with(Limits::default()).await
 }
 
