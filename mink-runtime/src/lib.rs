@@ -29,9 +29,8 @@ pub mod store;
 pub use aggregate::{Aggregate, Event, Tracked};
 pub use app::{Mink, MinkBuilder, Registry};
 pub use command::{
-    Command, CommandError, CommandResult, Context, DispatchError, Handles, HandlerContext,
-    HandlerFuture, IdempotencyKey, NoAggregate, PlainHandler, Validate, ValidationErrors,
-    Violation,
+    Command, CommandError, CommandResult, Context, DispatchError, HandlerContext, HandlerFuture,
+    Handles, IdempotencyKey, NoAggregate, PlainHandler, Validate, ValidationErrors, Violation,
 };
 pub use error::{BoxError, Error, Result};
 pub use event::{
@@ -51,8 +50,8 @@ pub mod __private {
     pub use serde;
 
     pub use crate::aggregate::EventOf;
-    pub use crate::command::{CommandFor, CommandRoute, HandlerOutput, PlainOutput};
     pub use crate::command::HandlerRegistration;
+    pub use crate::command::{CommandFor, CommandRoute, HandlerOutput, PlainOutput};
     pub use crate::event::EventRegistration;
 
     /// Checks, in generated handler code, that `C` is a command of `A`.

@@ -95,9 +95,9 @@ impl AnyStore {
                 super::sqlite::SqliteStore::in_memory().await?,
             )),
             #[cfg(feature = "sqlite")]
-            Target::SqliteFile(path) => {
-                Ok(AnyStore::Sqlite(super::sqlite::SqliteStore::open(path).await?))
-            }
+            Target::SqliteFile(path) => Ok(AnyStore::Sqlite(
+                super::sqlite::SqliteStore::open(path).await?,
+            )),
             #[cfg(not(feature = "sqlite"))]
             Target::SqliteMemory | Target::SqliteFile(_) => Err(missing_feature("sqlite", url)),
             #[cfg(feature = "postgres")]
@@ -198,7 +198,10 @@ mod tests {
             ("memory:", Some(Target::Memory)),
             ("sqlite::memory:", Some(Target::SqliteMemory)),
             ("sqlite://mink.db", Some(Target::SqliteFile("mink.db"))),
-            ("sqlite:///tmp/a.db?mode=rwc", Some(Target::SqliteFile("/tmp/a.db"))),
+            (
+                "sqlite:///tmp/a.db?mode=rwc",
+                Some(Target::SqliteFile("/tmp/a.db")),
+            ),
             ("sqlite:data/a.db", Some(Target::SqliteFile("data/a.db"))),
             ("postgres://u@h/db", Some(Target::Postgres)),
             ("postgresql://u@h/db", Some(Target::Postgres)),

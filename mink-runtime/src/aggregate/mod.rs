@@ -4,8 +4,8 @@
 use std::ops::Deref;
 
 use crate::error::{BoxError, Error, Result};
-use crate::event::{EventMetadata, NewEvent, RecordedEvent, stream_id_for};
 use crate::event::Serializer;
+use crate::event::{EventMetadata, NewEvent, RecordedEvent, stream_id_for};
 
 /// A domain event type: an enum with one event per variant, or a struct.
 ///

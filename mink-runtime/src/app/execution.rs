@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::registry::Registry;
 use crate::aggregate::{Aggregate, Event, Tracked};
 use crate::command::{
-    Command, CommandError, CommandResult, Context, DispatchError, Execute, ExecuteFuture, Handles,
-    HandlerContext, PlainHandler, Rejection,
+    Command, CommandError, CommandResult, Context, DispatchError, Execute, ExecuteFuture,
+    HandlerContext, Handles, PlainHandler, Rejection,
 };
 use crate::error::Result;
 use crate::event::{ExpectedVersion, Serializer};
@@ -58,7 +58,8 @@ impl<S: Serializer> Runtime<S> {
         context: &Context,
     ) -> Result<(AppendResult, Vec<Uuid>)> {
         if events.is_empty() {
-            let unchanged = AppendedStream::after(aggregate.stream_id(), aggregate.version(), vec![]);
+            let unchanged =
+                AppendedStream::after(aggregate.stream_id(), aggregate.version(), vec![]);
             let result = AppendResult {
                 streams: vec![unchanged],
             };

@@ -134,7 +134,11 @@ impl<S: Serializer> Mink<S> {
         context: &Context,
     ) -> Result<AppendResult> {
         let events = aggregate.take_uncommitted();
-        match self.runtime.append_events(aggregate, &events, context).await {
+        match self
+            .runtime
+            .append_events(aggregate, &events, context)
+            .await
+        {
             Ok((result, _)) => Ok(result),
             Err(e) => {
                 aggregate.restore_uncommitted(events);

@@ -95,7 +95,11 @@ mod tests {
             event_type: name,
             schema_version: 1,
             rust_type: ty,
-            declared_at: if ty.starts_with('a') { "src/a.rs:3" } else { "src/b.rs:7" },
+            declared_at: if ty.starts_with('a') {
+                "src/a.rs:3"
+            } else {
+                "src/b.rs:7"
+            },
         }
     }
 
@@ -123,7 +127,10 @@ mod tests {
                 assert_eq!(second, "b::CustomerEvent::Created");
                 assert_eq!(second_declared_at, "src/b.rs:7");
                 let message = e.to_string();
-                assert!(message.contains("src/a.rs:3") && message.contains("src/b.rs:7"), "{message}");
+                assert!(
+                    message.contains("src/a.rs:3") && message.contains("src/b.rs:7"),
+                    "{message}"
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

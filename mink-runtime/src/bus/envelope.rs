@@ -54,12 +54,7 @@ where
 
     fn execute(self: Box<Self>, aggregate_id: Option<String>, context: Context) -> ExecuteFuture {
         let this = *self;
-        <C::Aggregate as CommandRoute<C>>::route(
-            this.executor,
-            this.command,
-            aggregate_id,
-            context,
-        )
+        <C::Aggregate as CommandRoute<C>>::route(this.executor, this.command, aggregate_id, context)
     }
 }
 

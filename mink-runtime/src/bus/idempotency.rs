@@ -210,7 +210,8 @@ where
             };
             // A panic below (while building or polling the handler's
             // future) must not leave the key claimed until the lease ends.
-            let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(envelope))) {
+            let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(envelope)))
+            {
                 Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
                 Err(panic) => Err(panic),
             };
@@ -246,7 +247,9 @@ async fn wait_for_claim(
     loop {
         match config.store.claim(key, config.lease).await? {
             Claim::Completed(bytes) => {
-                return Ok(Some(serde_json::from_slice(&bytes).map_err(Error::backend)?));
+                return Ok(Some(
+                    serde_json::from_slice(&bytes).map_err(Error::backend)?,
+                ));
             }
             Claim::Started => return Ok(None),
             Claim::InProgress => match config.in_flight {

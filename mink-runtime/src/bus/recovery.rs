@@ -6,8 +6,8 @@ use futures::future::FutureExt;
 use tower::Layer;
 
 use super::envelope::CommandEnvelope;
-use crate::command::{CommandError, DispatchError};
 use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
+use crate::command::{CommandError, DispatchError};
 
 /// Catches panics below it: the dispatch fails with
 /// [`crate::DispatchError::Panicked`] and the bus keeps working.

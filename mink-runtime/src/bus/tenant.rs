@@ -6,8 +6,8 @@ use futures::future::FutureExt;
 use tower::Layer;
 
 use super::envelope::CommandEnvelope;
-use crate::command::DispatchError;
 use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
+use crate::command::DispatchError;
 
 /// Reads the tenant id from the dispatch [`super::Context`]. Every command
 /// stamps it on the events it stores (`metadata.tenant_id`); this layer

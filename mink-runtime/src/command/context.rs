@@ -125,7 +125,10 @@ impl Context {
     pub fn event_metadata(&self) -> EventMetadata {
         let mut custom = self.custom.clone();
         if let Some(cause) = &self.causation_id {
-            custom.insert(EventMetadata::COMMAND_CAUSATION_ID.to_owned(), cause.clone());
+            custom.insert(
+                EventMetadata::COMMAND_CAUSATION_ID.to_owned(),
+                cause.clone(),
+            );
         }
         EventMetadata {
             correlation_id: Some(

@@ -15,7 +15,7 @@ mod registration;
 mod routing;
 mod validation;
 
-pub use aggregate_handler::{Handles, HandlerOutput};
+pub use aggregate_handler::{HandlerOutput, Handles};
 pub use context::Context;
 pub use declaration::{Command, CommandFor, IdempotencyKey, NoAggregate};
 pub use outcome::{CommandError, CommandResult, DispatchError, Rejection};

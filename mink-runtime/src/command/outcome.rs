@@ -234,7 +234,10 @@ mod tests {
             DispatchError::TenantRequired { .. }
         ));
         let elapsed: BoxError = Box::new(tower::timeout::error::Elapsed::new());
-        assert!(matches!(CommandError::from(elapsed), DispatchError::TimedOut));
+        assert!(matches!(
+            CommandError::from(elapsed),
+            DispatchError::TimedOut
+        ));
         let other: BoxError = "boom".into();
         assert_eq!(CommandError::from(other).outcome(), "error");
     }

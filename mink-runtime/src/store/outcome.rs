@@ -89,4 +89,3 @@ pub struct StreamInfo {
     /// When its last event was stored.
     pub updated_at: DateTime<Utc>,
 }
-

@@ -110,7 +110,6 @@ impl ReadAll {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

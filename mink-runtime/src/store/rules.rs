@@ -47,8 +47,11 @@ impl ExpectationKind {
 /// transaction ids, counts), read as `u64`. A negative value is a typed
 /// backend error on every adapter, never a silent 0.
 pub fn stored_u64(column: &'static str, value: i64) -> Result<u64> {
-    u64::try_from(value)
-        .map_err(|_| Error::backend(format!("column `{column}` holds the negative value {value}")))
+    u64::try_from(value).map_err(|_| {
+        Error::backend(format!(
+            "column `{column}` holds the negative value {value}"
+        ))
+    })
 }
 
 /// A `u64` bound from the runtime as a signed 64-bit database integer,
@@ -74,10 +77,7 @@ mod tests {
         );
         assert_eq!(ExpectationKind::NoStream as i32, 1);
         assert_eq!(stored_u64("version", 3).unwrap(), 3);
-        assert!(matches!(
-            stored_u64("version", -1),
-            Err(Error::Backend(_))
-        ));
+        assert!(matches!(stored_u64("version", -1), Err(Error::Backend(_))));
         assert_eq!(sql_i64(u64::MAX), i64::MAX);
         assert_eq!(sql_i64(usize::MAX), i64::MAX);
         assert_eq!(sql_i64(9u64), 9);

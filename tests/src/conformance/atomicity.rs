@@ -5,8 +5,7 @@ use mink::{EventStore, ExpectedVersion, StreamAppend};
 
 use super::harness::Harness;
 use super::support::{
-    outcome_shape,
-    append, assert_conflict, assert_empty_log, assert_invalid, numbered, whole_log,
+    append, assert_conflict, assert_empty_log, assert_invalid, numbered, outcome_shape, whole_log,
 };
 
 /// One call spans several streams; a conflict on any writes nothing to any.

@@ -6,8 +6,7 @@ use mink::{EventStore, ExpectedVersion};
 
 use super::harness::Harness;
 use super::support::{
-    outcome_shape,
-    append, assert_conflict, assert_empty_log, numbered, whole_log, whole_stream,
+    append, assert_conflict, assert_empty_log, numbered, outcome_shape, whole_log, whole_stream,
 };
 
 /// Every [`ExpectedVersion`] against a missing and an existing stream:
@@ -70,10 +69,7 @@ pub async fn appending_zero_events(harness: Harness) {
     use ExpectedVersion::*;
     let store = harness.store();
     let result = append(&*store, "zero-1", NoStream, Vec::new()).await;
-    assert_eq!(
-        outcome_shape(&result),
-        vec![("zero-1".to_string(), 0, 0)]
-    );
+    assert_eq!(outcome_shape(&result), vec![("zero-1".to_string(), 0, 0)]);
     assert_empty_log(&*store).await;
     assert_eq!(store.stream_info("zero-1").await.expect("info"), None);
     assert_conflict(
@@ -87,10 +83,7 @@ pub async fn appending_zero_events(harness: Harness) {
 
     append(&*store, "zero-1", NoStream, numbered("E", 2)).await;
     let result = append(&*store, "zero-1", Exact(2), Vec::new()).await;
-    assert_eq!(
-        outcome_shape(&result)[0],
-        ("zero-1".to_string(), 2, 2)
-    );
+    assert_eq!(outcome_shape(&result)[0], ("zero-1".to_string(), 2, 2));
     assert_conflict(
         store.append_to_stream("zero-1", Exact(5), Vec::new()).await,
         "zero-1",

@@ -35,11 +35,9 @@
 //!
 //! # What the suite assumes beyond the trait's documentation
 //!
-//! - Payloads are bytes: a store returns exactly what it was given, or —
-//!   for a JSON-only store such as PostgreSQL's `jsonb` column — refuses a
-//!   non-JSON payload with `Error::InvalidInput { field: "payload", .. }`
-//!   and writes nothing ([`binary_payload_round_trips`]). JSON payloads are
-//!   compared as JSON values, so a store may normalize their spelling.
+//! - Payloads are bytes: a store returns exactly what it was given
+//!   ([`binary_payload_round_trips`]). JSON payloads are compared as JSON
+//!   values, so a store may normalize their spelling.
 //! - Within one append call, events enter the global log in request order:
 //!   stream by stream, event by event.
 //! - Positions strictly increase along the log; they need not be
@@ -57,7 +55,9 @@
 //! - `round_trips`: metadata, timestamps and payloads come back as written,
 //!   and a payload that no longer decodes is a typed error;
 //! - `refusals`: oversized events, bad stream ids and event types;
-//! - `reference_model`: random appends against a model store.
+//! - `reference_model`: random appends against a model store;
+//! - `unit_of_work`: work inside the append transaction, repeated event ids
+//!   and NUL characters refused alike, reading one's own write.
 //!
 //! [`EventStore`]: mink::EventStore
 //! [`Limits`]: mink::Limits
@@ -73,6 +73,7 @@ mod refusals;
 mod round_trips;
 mod stream_reads;
 mod support;
+mod unit_of_work;
 
 pub use atomicity::{multi_stream_append_is_atomic, same_stream_twice_is_refused};
 pub use concurrency::{racing_writers_many_streams, racing_writers_one_stream};
@@ -90,6 +91,11 @@ pub use round_trips::{
 };
 pub use stream_reads::{
     missing_stream_reads_empty, read_stream_from_version, stream_info_reports_versions_and_times,
+};
+pub use unit_of_work::{
+    duplicate_event_ids_are_refused, failed_unit_of_work_rolls_back_the_events,
+    nul_characters_are_refused_alike, own_write_becomes_visible,
+    unit_of_work_sees_what_the_append_wrote,
 };
 
 /// Expands the conformance suite for one adapter; see the [module
@@ -122,6 +128,11 @@ macro_rules! conformance_suite {
             appending_zero_events,
             stream_info_reports_versions_and_times,
             random_appends_match_reference_model,
+            unit_of_work_sees_what_the_append_wrote,
+            failed_unit_of_work_rolls_back_the_events,
+            duplicate_event_ids_are_refused,
+            nul_characters_are_refused_alike,
+            own_write_becomes_visible,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -3,13 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use mink::{
-    Error, EventStore, ExpectedVersion, Limits, StreamAppend,
-};
+use mink::{Error, EventStore, ExpectedVersion, Limits, StreamAppend};
 
 use super::harness::Harness;
-use super::support::{
-    outcome_shape, assert_written_events,numbered, whole_log, whole_stream};
+use super::support::{assert_written_events, numbered, outcome_shape, whole_log, whole_stream};
 
 /// A tiny deterministic generator (SplitMix64), so a failing seed replays.
 struct Rng(u64);
@@ -41,7 +38,10 @@ impl Model {
     }
 
     /// The conflicts `appends` would raise (stream, actual), or the result.
-    fn append(&mut self, appends: &[StreamAppend]) -> Result<Vec<(String, u64, u64)>, Vec<(String, u64)>> {
+    fn append(
+        &mut self,
+        appends: &[StreamAppend],
+    ) -> Result<Vec<(String, u64, u64)>, Vec<(String, u64)>> {
         let conflicts: Vec<_> = appends
             .iter()
             .filter(|a| !a.expected.accepts(self.version(&a.stream_id)))

@@ -6,3 +6,4 @@ mod conformance_sqlite;
 mod dispatch;
 mod hygiene;
 mod postgres;
+mod unit_of_work;

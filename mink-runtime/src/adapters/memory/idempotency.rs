@@ -39,7 +39,6 @@ impl IdempotencyRecords {
             },
         );
     }
-
 }
 
 /// Idempotency records in memory; expired ones are replaced on claim.

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 use uuid::Uuid;
 
-pub use idempotency::InMemoryIdempotencyStore;
 use idempotency::IdempotencyRecords;
+pub use idempotency::InMemoryIdempotencyStore;
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
@@ -123,7 +123,9 @@ impl InMemoryStore {
         let (staged, result) = self.stage(appends)?;
         let mut tx = MemoryTransaction::default();
         if let Some(work) = work {
-            work.run(&mut tx, &result).await.map_err(Error::UnitOfWork)?;
+            work.run(&mut tx, &result)
+                .await
+                .map_err(Error::UnitOfWork)?;
         }
         let mut log = self.write();
         for event in staged {

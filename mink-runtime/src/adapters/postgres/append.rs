@@ -149,21 +149,26 @@ fn outcome(appends: &[StreamAppend], rows: &[PgRow]) -> Result<AppendResult> {
             appends.len()
         )));
     }
-    for (append, row) in appends.iter().zip(rows) {
+    let mut actuals = Vec::with_capacity(rows.len());
+    for row in rows {
         let actual: i64 = row.try_get(1).map_err(Error::backend)?;
         let refused: bool = row.try_get(2).map_err(Error::backend)?;
-        let positions: Vec<i64> = row.try_get(3).map_err(Error::backend)?;
-        let commit: i64 = row.try_get(4).map_err(Error::backend)?;
-        let actual = stored_u64("version", actual)?;
-        check_expected(&append.stream_id, append.expected, actual)?;
+        actuals.push((stored_u64("version", actual)?, refused));
+    }
+    // A refusal anywhere means nothing was written anywhere: report the
+    // first refused stream's conflict.
+    for (append, &(actual, refused)) in appends.iter().zip(&actuals) {
         if refused {
-            // The statement refused a stream whose expectation holds: only a
-            // bug in the statement could get here.
+            check_expected(&append.stream_id, append.expected, actual)?;
             return Err(Error::backend(format!(
-                "the append statement refused stream `{}` at version {actual}",
-                append.stream_id
+                "the append statement refused stream `{}` at version {actual}, which meets {}",
+                append.stream_id, append.expected
             )));
         }
+    }
+    for ((append, row), (actual, _)) in appends.iter().zip(rows).zip(actuals) {
+        let positions: Vec<i64> = row.try_get(3).map_err(Error::backend)?;
+        let commit: i64 = row.try_get(4).map_err(Error::backend)?;
         let commit = stored_u64("transaction_id", commit)?;
         let written = append
             .events
@@ -214,7 +219,11 @@ pub(crate) async fn current_versions(
     let versions: HashMap<String, i64> = rows.into_iter().collect();
     appends
         .iter()
-        .map(|a| versions.get(&a.stream_id).map_or(Ok(0), |&v| stored_u64("version", v)))
+        .map(|a| {
+            versions
+                .get(&a.stream_id)
+                .map_or(Ok(0), |&v| stored_u64("version", v))
+        })
         .collect()
 }
 

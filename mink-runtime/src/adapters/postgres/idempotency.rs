@@ -53,22 +53,26 @@ impl IdempotencyStore for PostgresIdempotencyStore {
     }
 
     async fn complete(&self, key: &str, result: &[u8], ttl: Duration) -> Result<()> {
-        sqlx::query(AssertSqlSafe(Arc::clone(&self.store.statements.complete_key)))
-            .bind(key)
-            .bind(result)
-            .bind(ttl.as_secs_f64())
-            .execute(&self.store.pool)
-            .await
-            .map_err(map_error)?;
+        sqlx::query(AssertSqlSafe(Arc::clone(
+            &self.store.statements.complete_key,
+        )))
+        .bind(key)
+        .bind(result)
+        .bind(ttl.as_secs_f64())
+        .execute(&self.store.pool)
+        .await
+        .map_err(map_error)?;
         Ok(())
     }
 
     async fn release(&self, key: &str) -> Result<()> {
-        sqlx::query(AssertSqlSafe(Arc::clone(&self.store.statements.release_key)))
-            .bind(key)
-            .execute(&self.store.pool)
-            .await
-            .map_err(map_error)?;
+        sqlx::query(AssertSqlSafe(Arc::clone(
+            &self.store.statements.release_key,
+        )))
+        .bind(key)
+        .execute(&self.store.pool)
+        .await
+        .map_err(map_error)?;
         Ok(())
     }
 }

@@ -167,8 +167,11 @@ impl PostgresStore {
             Attempt::LostRace => {
                 let versions =
                     append::current_versions(&self.pool, &self.statements, &appends).await?;
-                Err(append::first_conflict(&appends, &versions)
-                    .unwrap_or_else(|| Error::conflict(&appends[0].stream_id, appends[0].expected, versions[0])))
+                Err(
+                    append::first_conflict(&appends, &versions).unwrap_or_else(|| {
+                        Error::conflict(&appends[0].stream_id, appends[0].expected, versions[0])
+                    }),
+                )
             }
         }
     }
@@ -177,9 +180,9 @@ impl PostgresStore {
     async fn duplicate_event_id(&self, encoded: &EncodedAppend) -> Error {
         match append::stored_event_id(&self.pool, &self.statements, encoded).await {
             Ok(Some(event_id)) => Error::DuplicateEventId { event_id },
-            Ok(None) => Error::backend(
-                "an event id of this append was already stored, and is gone again",
-            ),
+            Ok(None) => {
+                Error::backend("an event id of this append was already stored, and is gone again")
+            }
             Err(e) => e,
         }
     }

@@ -108,5 +108,4 @@ mod tests {
         assert!(a < b);
         assert_eq!(parse_timestamp(&b).unwrap(), late);
     }
-
 }

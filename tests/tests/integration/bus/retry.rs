@@ -25,7 +25,13 @@ async fn retry_on_conflict_lets_every_racing_command_land_once() {
         .collect();
     let mut versions = Vec::new();
     for t in tasks {
-        versions.push(t.await.unwrap().unwrap().version.expect("an aggregate command"));
+        versions.push(
+            t.await
+                .unwrap()
+                .unwrap()
+                .version
+                .expect("an aggregate command"),
+        );
     }
     versions.sort_unstable();
     assert_eq!(versions, (1..=16).collect::<Vec<u64>>());
