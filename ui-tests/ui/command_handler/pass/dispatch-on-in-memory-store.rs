@@ -77,12 +77,12 @@ async fn main() {
         .dispatch(Open { account_id: "a1".into(), owner: "ann".into() })
         .await
         .unwrap();
-    assert_eq!((opened.version, opened.stream_id.as_str()), (1, "account-a1"));
+    assert_eq!((opened.version, opened.stream_id.as_deref()), (Some(1), Some("account-a1")));
     let deposited = app
         .dispatch(Deposit { account_id: "a1".into(), cents: 250 })
         .await
         .unwrap();
-    assert_eq!(deposited.version, 2);
+    assert_eq!(deposited.version, Some(2));
 
     let account = app.load_aggregate::<Account>("a1").await.unwrap();
     assert_eq!(account.balance, 250);

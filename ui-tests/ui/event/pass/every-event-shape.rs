@@ -98,7 +98,7 @@ async fn main() {
         .dispatch(Record { shipment_id: "s1".into() })
         .await
         .unwrap();
-    assert_eq!(done.version, 4);
+    assert_eq!(done.version, Some(4));
     let loaded = app.load_aggregate::<Shipment>("s1").await.unwrap();
     assert_eq!(loaded.history, all);
 }

@@ -1,5 +1,6 @@
 // Two Rust types claiming one event type name compile (they may live in
-// different crates), but building the application refuses them, naming both.
+// different crates), but building the application refuses them, naming both
+// and where each is declared.
 use mink::prelude::*;
 
 mod orders {
@@ -22,10 +23,19 @@ async fn main() {
     let _ = (customers::CustomerEvent::Created { email: String::new() },);
     let err = Mink::builder().store(InMemoryStore::new()).build().await.unwrap_err();
     match err {
-        mink::Error::DuplicateEventType { event_type, first, second } => {
+        mink::Error::DuplicateEventType {
+            event_type,
+            first,
+            first_declared_at,
+            second,
+            second_declared_at,
+        } => {
             assert_eq!(event_type, "Created");
             assert!(first.ends_with("customers::CustomerEvent::Created"), "{first}");
             assert!(second.ends_with("orders::OrderEvent::Created"), "{second}");
+            // Each names the line of its variant in this file.
+            assert!(first_declared_at.ends_with(":16"), "{first_declared_at}");
+            assert!(second_declared_at.ends_with(":9"), "{second_declared_at}");
         }
         other => panic!("expected DuplicateEventType, got {other:?}"),
     }
