@@ -200,9 +200,8 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         async move {
             let store = &config.store;
-            match wait_for_claim(&config, &key).await? {
-                Some(result) => return Ok(result),
-                None => {}
+            if let Some(result) = wait_for_claim(&config, &key).await? {
+                return Ok(result);
             }
             let mut guard = ReleaseOnDrop {
                 store: Arc::clone(store),

@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 
+/// One stream's (id, first version, last version) after an append.
+type Outcome = (String, u64, u64);
+
 use mink::{Error, EventStore, ExpectedVersion, Limits, StreamAppend};
 
 use super::harness::Harness;
@@ -38,10 +41,7 @@ impl Model {
     }
 
     /// The conflicts `appends` would raise (stream, actual), or the result.
-    fn append(
-        &mut self,
-        appends: &[StreamAppend],
-    ) -> Result<Vec<(String, u64, u64)>, Vec<(String, u64)>> {
+    fn append(&mut self, appends: &[StreamAppend]) -> Result<Vec<Outcome>, Vec<(String, u64)>> {
         let conflicts: Vec<_> = appends
             .iter()
             .filter(|a| !a.expected.accepts(self.version(&a.stream_id)))
