@@ -22,8 +22,8 @@ pub mod aggregate;
 pub mod app;
 pub mod bus;
 pub mod command;
-pub mod error;
 pub mod event;
+pub use event::error;
 pub mod store;
 
 pub use aggregate::{Aggregate, Event, Tracked};

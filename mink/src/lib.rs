@@ -64,11 +64,12 @@
 pub use mink_macros::{Aggregate, command, command_handler, event};
 pub use mink_runtime::{
     Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandError, CommandResult,
-    Context, DispatchError, Error, Event, EventMetadata, EventStore, ExpectedVersion, Handles,
-    HandlerContext, HandlerFuture, IdempotencyKey, IdempotencyStore, JsonSerializer, Limits, Mink,
-    MinkBuilder, NewEvent, NoAggregate, PlainHandler, Position, ReadAll, ReadFilter, RecordedEvent,
-    Registry, Result, Serializer, StoreTransaction, StreamAppend, StreamInfo, Tracked, UnitOfWork,
-    Validate, ValidationErrors, Violation, WrittenEvent, category_of, stream_id_for,
+    Context, DispatchError, Error, Event, EventMetadata, EventStore, ExpectedVersion,
+    HandlerContext, HandlerFuture, Handles, IdempotencyKey, IdempotencyStore, JsonSerializer,
+    Limits, Mink, MinkBuilder, NewEvent, NoAggregate, PlainHandler, Position, ReadAll, ReadFilter,
+    RecordedEvent, Registry, Result, Serializer, StoreTransaction, StreamAppend, StreamInfo,
+    Tracked, UnitOfWork, Validate, ValidationErrors, Violation, WrittenEvent, category_of,
+    stream_id_for,
 };
 
 /// The command vocabulary: commands, handlers, routing, context,

@@ -17,9 +17,14 @@ mod validation;
 
 pub use aggregate_handler::{HandlerOutput, Handles};
 pub use context::Context;
-pub use declaration::{Command, CommandFor, IdempotencyKey, NoAggregate};
+#[doc(hidden)]
+pub use declaration::CommandFor;
+pub use declaration::{Command, IdempotencyKey, NoAggregate};
 pub use outcome::{CommandError, CommandResult, DispatchError, Rejection};
-pub use plain_handler::{HandlerContext, HandlerFuture, PlainHandler, PlainOutput};
+#[doc(hidden)]
+pub use plain_handler::PlainOutput;
+pub use plain_handler::{HandlerContext, HandlerFuture, PlainHandler};
+#[doc(hidden)]
 pub use registration::HandlerRegistration;
 pub use routing::{CommandRoute, Execute, ExecuteFuture};
 pub use validation::{Validate, ValidationErrors, Violation};

@@ -4,7 +4,7 @@
 //! [`CommandError`] (a [`DispatchError`] whose domain error is a type-erased
 //! [`Rejection`]), and `Mink::dispatch` hands the caller a
 //! `DispatchError<E>` with the handler's own error type `E`
-//! (docs/adr/007-command-bus-on-tower.md).
+//! (docs/adr/010-layers-and-one-error-chain.md).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

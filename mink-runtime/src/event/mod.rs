@@ -1,8 +1,9 @@
 //! The event model: what is appended, what is stored, and where it sits.
 //!
-//! This is the bottom layer of the runtime, with [`crate::error`]: it
-//! imports nothing else of mink.
+//! This is the bottom layer of the runtime, the vocabulary, with the typed
+//! [`error`]s (also at `crate::error`): it imports nothing else of mink.
 
+pub mod error;
 mod registration;
 mod serializer;
 

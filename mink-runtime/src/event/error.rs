@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::event::{ExpectedVersion, Position};
+use super::{ExpectedVersion, Position};
 
 /// A boxed error from a backend or a user type, kept as the source of an [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
