@@ -45,7 +45,9 @@ pub(super) const CLAIM_KEY: &str = concat!(
 );
 
 /// `?1` key → the stored result, NULL while a claim runs.
-pub(super) const KEY_RESULT: &str = "SELECT result FROM mink_idempotency WHERE key = ?1";
+/// (Read as a BLOB, so a TEXT result left by an earlier version decodes too.)
+pub(super) const KEY_RESULT: &str =
+    "SELECT CAST(result AS BLOB) FROM mink_idempotency WHERE key = ?1";
 
 /// `?1` key, `?2` result, `?3` time to live in ms.
 pub(super) const COMPLETE_KEY: &str = concat!(
