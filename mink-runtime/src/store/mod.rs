@@ -20,7 +20,7 @@ pub use idempotency::{Claim, IdempotencyStore};
 pub use limits::Limits;
 pub use outcome::{AppendResult, AppendedStream, StreamInfo, WrittenEvent};
 pub use request::{ReadAll, ReadFilter, StreamAppend};
-pub use unit_of_work::{StoreTransaction, UnitOfWork};
+pub use unit_of_work::{StoreTransaction, UnitOfWork, WorkFuture};
 
 use crate::error::{Error, Result};
 use crate::event::{ExpectedVersion, NewEvent, Position, RecordedEvent};

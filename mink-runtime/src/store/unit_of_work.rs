@@ -32,6 +32,9 @@ impl dyn StoreTransaction {
     }
 }
 
+/// What [`UnitOfWork::run`] returns.
+pub type WorkFuture<'a> = BoxFuture<'a, Result<(), BoxError>>;
+
 /// Work run inside the append transaction, after the events are written and
 /// before the commit.
 ///
@@ -45,9 +48,8 @@ impl dyn StoreTransaction {
 /// # Examples
 ///
 /// ```
-/// use futures::future::{BoxFuture, FutureExt};
-/// use mink_runtime::store::{AppendResult, StoreTransaction, UnitOfWork};
-/// use mink_runtime::BoxError;
+/// use futures::future::FutureExt;
+/// use mink_runtime::store::{AppendResult, StoreTransaction, UnitOfWork, WorkFuture};
 ///
 /// /// Refuses any append that writes more than ten events.
 /// struct AtMostTen;
@@ -57,7 +59,7 @@ impl dyn StoreTransaction {
 ///         &'a self,
 ///         _tx: &'a mut dyn StoreTransaction,
 ///         written: &'a AppendResult,
-///     ) -> BoxFuture<'a, Result<(), BoxError>> {
+///     ) -> WorkFuture<'a> {
 ///         async move {
 ///             if written.events().count() > 10 {
 ///                 return Err("more than ten events".into());
@@ -74,7 +76,7 @@ pub trait UnitOfWork: Send + Sync + 'static {
         &'a self,
         tx: &'a mut dyn StoreTransaction,
         written: &'a AppendResult,
-    ) -> BoxFuture<'a, Result<(), BoxError>>;
+    ) -> WorkFuture<'a>;
 }
 
 /// Several units of work, run in order; the first failure stops the rest.
@@ -83,7 +85,7 @@ impl<W: UnitOfWork> UnitOfWork for Vec<W> {
         &'a self,
         tx: &'a mut dyn StoreTransaction,
         written: &'a AppendResult,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
+    ) -> WorkFuture<'a> {
         Box::pin(async move {
             for work in self.iter() {
                 work.run(&mut *tx, written).await?;
@@ -98,7 +100,7 @@ impl<W: UnitOfWork + ?Sized> UnitOfWork for std::sync::Arc<W> {
         &'a self,
         tx: &'a mut dyn StoreTransaction,
         written: &'a AppendResult,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
+    ) -> WorkFuture<'a> {
         (**self).run(tx, written)
     }
 }

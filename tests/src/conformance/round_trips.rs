@@ -112,18 +112,21 @@ pub async fn large_payload_round_trips(harness: Harness) {
 }
 
 /// Payloads are bytes: a non-JSON, non-UTF-8 payload (another serializer's
-/// output), text with a NUL, JSON that PostgreSQL's jsonb cannot hold, and
+/// output), text with a NUL, JSON-like text that PostgreSQL's jsonb cannot
+/// hold (a `\u0000` escape, a lone surrogate, a huge exponent), and
 /// an empty payload all come back byte for byte, on every adapter.
 pub async fn binary_payload_round_trips(harness: Harness) {
     let store = harness.store();
     let binary: Vec<u8> = (0..=255u8).rev().collect();
     let with_nul = b"text\0with nul".to_vec();
     let json_with_nul_escape = br#"{"a":"\u0000"}"#.to_vec();
+    let lone_surrogate = br#"["\ud800", 1e200000]"#.to_vec();
     let empty = Vec::new();
     let written = vec![
         NewEvent::new("Binary", binary.clone()),
         NewEvent::new("Nul", with_nul.clone()),
         NewEvent::new("JsonNul", json_with_nul_escape.clone()),
+        NewEvent::new("Surrogate", lone_surrogate.clone()),
         NewEvent::new("Empty", empty.clone()),
     ];
     store
@@ -137,7 +140,13 @@ pub async fn binary_payload_round_trips(harness: Harness) {
         .collect();
     assert_eq!(
         payloads,
-        vec![binary, with_nul, json_with_nul_escape, empty]
+        vec![
+            binary,
+            with_nul,
+            json_with_nul_escape,
+            lone_surrogate,
+            empty
+        ]
     );
 }
 

@@ -87,15 +87,33 @@ impl EncodedAppend {
 
 /// The payload as text for the `jsonb` column, when it is one JSON value
 /// that `jsonb` can hold; `None` keeps it as bytes
-/// (docs/adr/009-payload-storage.md). `jsonb` refuses the escape `\u0000`,
-/// so a payload spelling it anywhere is kept as bytes, exactly.
+/// (docs/adr/009-payload-storage.md).
+///
+/// `jsonb` refuses the escape `\\u0000`, lone UTF-16 surrogate escapes and
+/// numbers beyond its range, which a syntax check lets through. Payloads
+/// that could hold one of those (a `\\u` escape, an exponent) are checked
+/// by building the value, which refuses surrogates and numbers beyond `f64`;
+/// the rest take the fast syntax check only.
 fn jsonb_text(payload: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(payload).ok()?;
     if text.contains("\\u0000") {
         return None;
     }
-    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    if may_need_full_check(payload) {
+        serde_json::from_str::<serde_json::Value>(text).ok()?;
+    } else {
+        serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    }
     Some(text.to_owned())
+}
+
+/// Whether `json` has a `\\u` escape, or an `e`/`E` right after a digit or
+/// a point (an exponent, or text that looks like one).
+fn may_need_full_check(json: &[u8]) -> bool {
+    json.windows(2).any(|w| {
+        (w[0] == b'\\' && w[1] == b'u')
+            || ((w[0].is_ascii_digit() || w[0] == b'.') && (w[1] == b'e' || w[1] == b'E'))
+    })
 }
 
 /// How one run of the append statement ended.
@@ -270,4 +288,35 @@ pub(crate) fn map_error(err: sqlx::Error) -> Error {
         return Error::invalid("input", format!("PostgreSQL refused it: {}", db.message()));
     }
     Error::backend(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jsonb_text;
+
+    #[test]
+    fn what_jsonb_keeps_and_what_stays_bytes() {
+        let jsonb = [
+            r#"{"a":1}"#,
+            r#""caf\u00e9""#,
+            r#""\ud83d\ude00""#,
+            "1.5e10",
+            r#"["the 1e3 text"]"#,
+        ];
+        for text in jsonb {
+            assert_eq!(jsonb_text(text.as_bytes()).as_deref(), Some(text), "{text}");
+        }
+        let bytes = [
+            r#""\u0000""#,
+            r#""\ud800""#,
+            r#""\udc00x""#,
+            "1e200000",
+            "not json",
+            "",
+        ];
+        for text in bytes {
+            assert_eq!(jsonb_text(text.as_bytes()), None, "{text}");
+        }
+        assert_eq!(jsonb_text(&[0xff, 0xfe]), None);
+    }
 }

@@ -45,9 +45,13 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 pub use idempotency::SqliteIdempotencyStore;
+
 use options::Location;
 pub use options::SqliteStoreOptions;
 use rows::{PayloadColumn, metadata_text};
+/// The sqlx this store is built with, so a unit of work can use
+/// [`SqliteTransaction::connection`] without depending on a matching sqlx.
+pub use sqlx;
 
 use crate::error::{Error, Result};
 use crate::event::{ExpectedVersion, Position, RecordedEvent};
