@@ -57,7 +57,6 @@ impl Limits {
         if appends.is_empty() {
             return Err(Error::invalid("appends", "at least one stream is required"));
         }
-        let mut ids = HashSet::with_capacity(appends.iter().map(|a| a.events.len()).sum());
         for (i, a) in appends.iter().enumerate() {
             self.check_stream_id(&a.stream_id)?;
             if appends[..i].iter().any(|b| b.stream_id == a.stream_id) {
@@ -67,11 +66,6 @@ impl Limits {
                 ));
             }
             for e in &a.events {
-                if !ids.insert(e.event_id) {
-                    return Err(Error::DuplicateEventId {
-                        event_id: e.event_id,
-                    });
-                }
                 if e.event_type.is_empty() {
                     return Err(Error::invalid("event_type", "must not be empty"));
                 }
@@ -102,7 +96,32 @@ impl Limits {
                 }
             }
         }
-        Ok(())
+        refuse_repeated_ids(appends)
+    }
+}
+
+/// Refuses an event id given twice in one call. Small calls compare pairs,
+/// which costs less than hashing; large ones use a set.
+fn refuse_repeated_ids(appends: &[StreamAppend]) -> Result<()> {
+    const PAIRWISE_UP_TO: usize = 16;
+    let count: usize = appends.iter().map(|a| a.events.len()).sum();
+    let mut ids = appends
+        .iter()
+        .flat_map(|a| a.events.iter().map(|e| e.event_id));
+    let repeated = if count <= PAIRWISE_UP_TO {
+        let mut seen = [uuid::Uuid::nil(); PAIRWISE_UP_TO];
+        ids.enumerate().find_map(|(i, id)| {
+            let again = seen[..i].contains(&id);
+            seen[i] = id;
+            again.then_some(id)
+        })
+    } else {
+        let mut seen = HashSet::with_capacity(count);
+        ids.find(|id| !seen.insert(*id))
+    };
+    match repeated {
+        Some(event_id) => Err(Error::DuplicateEventId { event_id }),
+        None => Ok(()),
     }
 }
 

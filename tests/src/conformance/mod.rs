@@ -94,7 +94,7 @@ pub use stream_reads::{
 };
 pub use unit_of_work::{
     duplicate_event_ids_are_refused, failed_unit_of_work_rolls_back_the_events,
-    nul_characters_are_refused_alike, own_write_becomes_visible,
+    nul_characters_are_refused_alike, own_write_becomes_visible, racing_units_of_work_land_once,
     unit_of_work_sees_what_the_append_wrote,
 };
 
@@ -133,6 +133,7 @@ macro_rules! conformance_suite {
             duplicate_event_ids_are_refused,
             nul_characters_are_refused_alike,
             own_write_becomes_visible,
+            racing_units_of_work_land_once,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

@@ -231,3 +231,42 @@ pub async fn own_write_becomes_visible(harness: Harness) {
         other => panic!("expected NotVisible, got {other:?}"),
     }
 }
+
+/// Appends with units of work race plain appends on one stream: every call
+/// lands once, versions stay gap-free, and what each call's result reports
+/// (versions and positions) is what the log holds.
+pub async fn racing_units_of_work_land_once(harness: Harness) {
+    const TASKS: usize = 8;
+    let store = harness.store();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move {
+                let appends = vec![StreamAppend::new(
+                    "race-uow",
+                    ExpectedVersion::Any,
+                    numbered(&format!("T{task}"), 2),
+                )];
+                if task % 2 == 0 {
+                    store.append_with(appends, &Probe::new(false)).await
+                } else {
+                    store.append_to_streams(appends).await
+                }
+            })
+        })
+        .collect();
+    let mut reported = Vec::new();
+    for t in tasks {
+        let result = t.await.expect("task").expect("every append lands");
+        reported.extend(result.events().map(|e| (e.event_id, e.version, e.position)));
+    }
+    let stored: Vec<_> = whole_stream(&*store, "race-uow").await;
+    let versions: Vec<u64> = stored.iter().map(|e| e.version).collect();
+    assert_eq!(versions, (1..=2 * TASKS as u64).collect::<Vec<_>>());
+    reported.sort_by_key(|r| r.1);
+    let held: Vec<_> = stored
+        .iter()
+        .map(|e| (e.event_id, e.version, e.position))
+        .collect();
+    assert_eq!(reported, held, "results report what the log holds");
+}

@@ -1,14 +1,17 @@
 //! An in-memory [`EventStore`]: for tests, examples and speed. Nothing
 //! survives the process.
 //!
-//! Appends take turns on an async lock. Each one checks and stages its
-//! events, runs its unit of work (if any) on a [`MemoryTransaction`], and
-//! only then publishes everything under the log's write lock, so a failed
-//! unit of work leaves no trace.
+//! An append checks, numbers and publishes its events under the log's
+//! write lock. An append with a unit of work stages its events first, runs
+//! the work on a [`MemoryTransaction`] without holding the lock, and
+//! publishes only when the work succeeded and no other append landed
+//! meanwhile; otherwise it stages and runs the work again, as a lost race
+//! does on PostgreSQL. A failed unit of work leaves no trace.
 
 mod idempotency;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -45,9 +48,6 @@ use crate::store::{
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryStore {
     inner: Arc<RwLock<Log>>,
-    /// Appends take turns here, so the unit of work of one append runs
-    /// while no other append can change the versions it checked.
-    write_turn: Arc<tokio::sync::Mutex<()>>,
     idempotency: Arc<IdempotencyRecords>,
     limits: Limits,
 }
@@ -59,8 +59,31 @@ struct Log {
     /// Indexes into `events`, per stream, in version order.
     streams: HashMap<String, Vec<usize>>,
     /// Every stored event id.
-    ids: HashSet<Uuid>,
+    ids: HashSet<Uuid, BuildHasherDefault<IdHasher>>,
 }
+
+/// Hashes an event id by folding its bits: ids are random (UUIDv7 keeps 74
+/// random bits), so a keyed hash would buy nothing here but time.
+#[derive(Debug, Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
+        }
+    }
+}
+
+/// How many times an append with a unit of work stages and runs it again
+/// because other appends kept landing first.
+const MAX_WORK_ATTEMPTS: usize = 64;
 
 impl Log {
     fn version_of(&self, stream_id: &str) -> u64 {
@@ -113,86 +136,110 @@ impl InMemoryStore {
         self.inner.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn append(
-        &self,
-        appends: Vec<StreamAppend>,
-        work: Option<&dyn UnitOfWork>,
-    ) -> Result<AppendResult> {
+    fn append_now(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
         self.limits.check_appends(&appends)?;
-        let _turn = self.write_turn.lock().await;
-        let (staged, result) = self.stage(appends)?;
-        let mut tx = MemoryTransaction::default();
-        if let Some(work) = work {
-            work.run(&mut tx, &result)
-                .await
-                .map_err(Error::UnitOfWork)?;
-        }
         let mut log = self.write();
-        for event in staged {
-            let index = log.events.len();
-            log.ids.insert(event.event_id);
-            log.streams
-                .entry(event.stream_id.clone())
-                .or_default()
-                .push(index);
-            log.events.push(event);
-        }
+        let (staged, result) = stage(&log, appends)?;
+        publish(&mut log, staged);
         Ok(result)
     }
 
-    /// Checks versions and ids and numbers the events, without publishing
-    /// them. Runs on the write turn, so nothing changes until they are.
-    fn stage(&self, appends: Vec<StreamAppend>) -> Result<(Vec<RecordedEvent>, AppendResult)> {
-        let log = self.read();
-        for a in &appends {
-            check_expected(&a.stream_id, a.expected, log.version_of(&a.stream_id))?;
-            if let Some(e) = a.events.iter().find(|e| log.ids.contains(&e.event_id)) {
-                return Err(Error::DuplicateEventId {
-                    event_id: e.event_id,
-                });
+    async fn append_with_work(
+        &self,
+        appends: Vec<StreamAppend>,
+        work: &dyn UnitOfWork,
+    ) -> Result<AppendResult> {
+        self.limits.check_appends(&appends)?;
+        for _ in 0..MAX_WORK_ATTEMPTS {
+            let (staged, result, base) = {
+                let log = self.read();
+                let (staged, result) = stage(&log, appends.clone())?;
+                (staged, result, log.events.len())
+            };
+            let mut tx = MemoryTransaction::default();
+            work.run(&mut tx, &result)
+                .await
+                .map_err(Error::UnitOfWork)?;
+            let mut log = self.write();
+            if log.events.len() == base {
+                publish(&mut log, staged);
+                return Ok(result);
+            }
+            // Another append landed while the work ran: versions and
+            // positions may have moved, so stage and run it again.
+        }
+        Err(Error::backend(format!(
+            "an append with a unit of work lost to other appends {MAX_WORK_ATTEMPTS} times in a row"
+        )))
+    }
+}
+
+/// Checks versions and ids against `log` and numbers the events, without
+/// publishing them.
+fn stage(log: &Log, appends: Vec<StreamAppend>) -> Result<(Vec<RecordedEvent>, AppendResult)> {
+    for a in &appends {
+        check_expected(&a.stream_id, a.expected, log.version_of(&a.stream_id))?;
+        if let Some(e) = a.events.iter().find(|e| log.ids.contains(&e.event_id)) {
+            return Err(Error::DuplicateEventId {
+                event_id: e.event_id,
+            });
+        }
+    }
+    let now = Utc::now();
+    let mut next_position = log.events.len() as u64 + 1;
+    let mut staged = Vec::with_capacity(appends.iter().map(|a| a.events.len()).sum());
+    let mut result = AppendResult {
+        streams: Vec::with_capacity(appends.len()),
+    };
+    for a in appends {
+        let current = log.version_of(&a.stream_id);
+        let mut written = Vec::with_capacity(a.events.len());
+        for (version, e) in (current + 1..).zip(a.events) {
+            let position = Position::sequential(next_position);
+            next_position += 1;
+            written.push(WrittenEvent {
+                event_id: e.event_id,
+                version,
+                position,
+            });
+            staged.push(RecordedEvent {
+                event_id: e.event_id,
+                stream_id: a.stream_id.clone(),
+                version,
+                position,
+                event_type: e.event_type,
+                schema_version: e.schema_version,
+                payload: e.payload,
+                metadata: e.metadata,
+                timestamp: now,
+            });
+        }
+        result
+            .streams
+            .push(AppendedStream::after(a.stream_id, current, written));
+    }
+    Ok((staged, result))
+}
+
+/// Adds staged events to the log, in order.
+fn publish(log: &mut Log, staged: Vec<RecordedEvent>) {
+    for event in staged {
+        let index = log.events.len();
+        log.ids.insert(event.event_id);
+        match log.streams.get_mut(&event.stream_id) {
+            Some(indexes) => indexes.push(index),
+            None => {
+                log.streams.insert(event.stream_id.clone(), vec![index]);
             }
         }
-        let now = Utc::now();
-        let mut next_position = log.events.len() as u64 + 1;
-        let mut staged = Vec::with_capacity(appends.iter().map(|a| a.events.len()).sum());
-        let mut result = AppendResult {
-            streams: Vec::with_capacity(appends.len()),
-        };
-        for a in appends {
-            let current = log.version_of(&a.stream_id);
-            let mut written = Vec::with_capacity(a.events.len());
-            for (version, e) in (current + 1..).zip(a.events) {
-                let position = Position::sequential(next_position);
-                next_position += 1;
-                written.push(WrittenEvent {
-                    event_id: e.event_id,
-                    version,
-                    position,
-                });
-                staged.push(RecordedEvent {
-                    event_id: e.event_id,
-                    stream_id: a.stream_id.clone(),
-                    version,
-                    position,
-                    event_type: e.event_type,
-                    schema_version: e.schema_version,
-                    payload: e.payload,
-                    metadata: e.metadata,
-                    timestamp: now,
-                });
-            }
-            result
-                .streams
-                .push(AppendedStream::after(a.stream_id, current, written));
-        }
-        Ok((staged, result))
+        log.events.push(event);
     }
 }
 
 #[async_trait]
 impl EventStore for InMemoryStore {
     async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
-        self.append(appends, None).await
+        self.append_now(appends)
     }
 
     async fn append_with(
@@ -200,9 +247,8 @@ impl EventStore for InMemoryStore {
         appends: Vec<StreamAppend>,
         work: &dyn UnitOfWork,
     ) -> Result<AppendResult> {
-        self.append(appends, Some(work)).await
+        self.append_with_work(appends, work).await
     }
-
     async fn read_stream_forward(
         &self,
         stream_id: &str,

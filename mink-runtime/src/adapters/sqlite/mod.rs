@@ -194,10 +194,6 @@ impl SqliteStore {
             }
             current_versions.push(actual);
         }
-        if let Some(event_id) = stored_event_id(&mut tx, appends).await? {
-            tx.rollback().await?;
-            return Ok(Err(Error::DuplicateEventId { event_id }));
-        }
         let mut result = AppendResult {
             streams: Vec::with_capacity(appends.len()),
         };
@@ -214,11 +210,25 @@ impl SqliteStore {
                     PayloadColumn::Text(text) => query.bind(text),
                     PayloadColumn::Blob(bytes) => query.bind(bytes),
                 };
-                let position: i64 = query
+                let inserted = query
                     .bind(&e.metadata)
                     .bind(created_at)
                     .fetch_one(&mut *tx)
-                    .await?;
+                    .await;
+                let position: i64 = match inserted {
+                    Ok(position) => position,
+                    // The unique index on event ids refused it: name the id
+                    // (repeats inside one call were refused before).
+                    Err(e) if is_unique_violation(&e, "events.event_id") => {
+                        tx.rollback().await?;
+                        let stored = stored_event_id(&self.readers, appends).await?;
+                        return Ok(Err(match stored {
+                            Some(event_id) => Error::DuplicateEventId { event_id },
+                            None => Error::backend(e),
+                        }));
+                    }
+                    Err(e) => return Err(e),
+                };
                 let position = match stored_u64("position", position) {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(e)),
@@ -294,9 +304,20 @@ impl StoreTransaction for SqliteTransaction {
     }
 }
 
+/// Whether SQLite refused a row for the unique constraint on `column`
+/// (spelled `table.column`).
+fn is_unique_violation(error: &sqlx::Error, column: &str) -> bool {
+    match error {
+        sqlx::Error::Database(e) => {
+            e.kind() == sqlx::error::ErrorKind::UniqueViolation && e.message().contains(column)
+        }
+        _ => false,
+    }
+}
+
 /// One of the append's event ids that is already stored, if any.
 async fn stored_event_id(
-    tx: &mut Transaction<'static, Sqlite>,
+    readers: &SqlitePool,
     appends: &[PreparedAppend<'_>],
 ) -> std::result::Result<Option<Uuid>, sqlx::Error> {
     let ids: Vec<&str> = appends
@@ -309,7 +330,7 @@ async fn stored_event_id(
     let json = serde_json::to_string(&ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let found: Option<String> = sqlx::query_scalar(sql::STORED_EVENT_ID)
         .bind(json)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(readers)
         .await?;
     Ok(found.and_then(|id| Uuid::parse_str(&id).ok()))
 }
