@@ -130,6 +130,32 @@ pub enum Error {
     #[error("configuration error: {0}")]
     Configuration(String),
 
+    /// A stored row could not be turned into a [`crate::RecordedEvent`]
+    /// (a column written by hand with an unexpected shape or value). Reads
+    /// of the global log return the rows before it, then this error, so a
+    /// reader can report it and skip it by reading after `position`.
+    #[error(
+        "the stored event at position {position} (stream `{stream}`, version {version}) cannot be read: {reason}"
+    )]
+    Undecodable {
+        /// The stream holding the row (as stored).
+        stream: String,
+        /// The row's version in its stream (as stored; 0 when unreadable).
+        version: u64,
+        /// The row's place in the global log.
+        position: Position,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// No connection to the store could be had within the configured wait
+    /// (the server is down, restarting or saturated). Nothing was written
+    /// by this call, or, for an append whose commit was under way, it may
+    /// have been: retry with the same event ids, which the store refuses as
+    /// [`Error::DuplicateEventId`] if they landed.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+
     /// The storage backend failed (I/O, connection, SQL error).
     #[error("backend error: {0}")]
     Backend(#[source] BoxError),

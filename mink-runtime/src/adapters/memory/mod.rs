@@ -9,6 +9,7 @@
 //! does on PostgreSQL. A failed unit of work leaves no trace.
 
 mod idempotency;
+mod transaction;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -20,6 +21,7 @@ use uuid::Uuid;
 
 use idempotency::IdempotencyRecords;
 pub use idempotency::InMemoryIdempotencyStore;
+pub use transaction::MemoryTransaction;
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
@@ -88,22 +90,6 @@ const MAX_WORK_ATTEMPTS: usize = 64;
 impl Log {
     fn version_of(&self, stream_id: &str) -> u64 {
         self.streams.get(stream_id).map_or(0, |s| s.len() as u64)
-    }
-}
-
-/// The append transaction of an [`InMemoryStore`], as a unit of work sees
-/// it. The events it wrote are published only after the work succeeds.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct MemoryTransaction {}
-
-impl StoreTransaction for MemoryTransaction {
-    fn backend(&self) -> &'static str {
-        "memory"
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
     }
 }
 

@@ -46,13 +46,14 @@ mod builder;
 mod idempotency;
 mod rows;
 mod sql;
+mod transaction;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnection, PgPool};
-use sqlx::{AssertSqlSafe, Postgres, Transaction};
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
@@ -68,6 +69,7 @@ use sql::Statements;
 
 pub use builder::{DEFAULT_SCHEMA, PostgresStoreBuilder};
 pub use idempotency::PostgresIdempotencyStore;
+pub use transaction::PostgresTransaction;
 
 /// The sqlx this store is built with, so callers can use [`PostgresStore::pool`]
 /// and open transactions for [`PostgresStore::append_to_streams_in`] without
@@ -198,13 +200,13 @@ impl PostgresStore {
         let encoded = EncodedAppend::new(&appends)?;
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let tx = self.pool.begin().await.map_err(Error::backend)?;
-            let mut unit = PostgresTransaction { tx };
-            match append::run_once(&mut unit.tx, &self.statements, &appends, &encoded).await {
+            let mut unit = PostgresTransaction::new(tx);
+            match append::run_once(unit.connection(), &self.statements, &appends, &encoded).await {
                 Attempt::Done(Ok(result)) => {
                     work.run(&mut unit, &result)
                         .await
                         .map_err(Error::UnitOfWork)?;
-                    unit.tx.commit().await.map_err(map_error)?;
+                    unit.into_inner().commit().await.map_err(map_error)?;
                     return Ok(result);
                 }
                 Attempt::Done(Err(e)) => return Err(e),
@@ -235,32 +237,6 @@ impl PostgresStore {
             "append to `{}` lost the race on its stream versions {MAX_APPEND_ATTEMPTS} times in a row",
             appends[0].stream_id
         ))
-    }
-}
-
-/// The append transaction of a [`PostgresStore`], as a unit of work sees
-/// it: rows written on [`connection`](Self::connection) commit or roll back
-/// with the events.
-#[derive(Debug)]
-pub struct PostgresTransaction {
-    tx: Transaction<'static, Postgres>,
-}
-
-impl PostgresTransaction {
-    /// The connection, inside the append's transaction. Qualify table names
-    /// with the store's schema, or set `search_path` yourself.
-    pub fn connection(&mut self) -> &mut PgConnection {
-        &mut self.tx
-    }
-}
-
-impl StoreTransaction for PostgresTransaction {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
     }
 }
 

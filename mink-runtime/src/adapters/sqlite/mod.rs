@@ -30,6 +30,7 @@ mod idempotency;
 mod options;
 mod rows;
 mod sql;
+mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,14 +38,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
 pub use idempotency::SqliteIdempotencyStore;
+pub use transaction::SqliteTransaction;
 
 use options::Location;
 pub use options::SqliteStoreOptions;
@@ -244,12 +244,12 @@ impl SqliteStore {
                 .push(AppendedStream::after(a.stream_id, current, written));
         }
         if let Some(work) = work {
-            let mut unit = SqliteTransaction { tx };
+            let mut unit = SqliteTransaction::new(tx);
             if let Err(e) = work.run(&mut unit, &result).await {
-                unit.tx.rollback().await?;
+                unit.into_inner().rollback().await?;
                 return Ok(Err(Error::UnitOfWork(e)));
             }
-            tx = unit.tx;
+            tx = unit.into_inner();
         }
         tx.commit().await?;
         Ok(Ok(result))
@@ -276,31 +276,6 @@ impl SqliteStore {
                 Err(e) => return Err(Error::backend(e)),
             }
         }
-    }
-}
-
-/// The append transaction of a [`SqliteStore`], as a unit of work sees it:
-/// rows written on [`connection`](Self::connection) commit or roll back
-/// with the events.
-#[derive(Debug)]
-pub struct SqliteTransaction {
-    tx: Transaction<'static, Sqlite>,
-}
-
-impl SqliteTransaction {
-    /// The writer connection, inside the append's transaction.
-    pub fn connection(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
-    }
-}
-
-impl StoreTransaction for SqliteTransaction {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
     }
 }
 
