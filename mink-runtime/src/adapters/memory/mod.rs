@@ -27,8 +27,8 @@ use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
 use crate::store::rules::check_expected;
 use crate::store::{
-    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StoreTransaction, StreamAppend,
-    StreamInfo, UnitOfWork, WrittenEvent,
+    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StreamAppend, StreamInfo,
+    UnitOfWork, WrittenEvent,
 };
 
 /// An event store held in memory, safe to share between tasks.

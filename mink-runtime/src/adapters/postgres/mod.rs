@@ -59,8 +59,7 @@ use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
 use crate::store::rules::{sql_i64, stored_u64};
 use crate::store::{
-    AppendResult, EventStore, Limits, ReadAll, StoreTransaction, StreamAppend, StreamInfo,
-    UnitOfWork,
+    AppendResult, EventStore, Limits, ReadAll, StreamAppend, StreamInfo, UnitOfWork,
 };
 
 use append::{Attempt, EncodedAppend, map_error};

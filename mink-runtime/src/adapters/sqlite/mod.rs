@@ -57,8 +57,8 @@ use crate::error::{Error, Result};
 use crate::event::{ExpectedVersion, Position, RecordedEvent};
 use crate::store::rules::{check_expected, sql_i64, stored_u64};
 use crate::store::{
-    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StoreTransaction, StreamAppend,
-    StreamInfo, UnitOfWork, WrittenEvent,
+    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StreamAppend, StreamInfo,
+    UnitOfWork, WrittenEvent,
 };
 
 /// The schema, embedded at compile time.
