@@ -11,11 +11,14 @@ use super::registry::Registry;
 use crate::aggregate::{Aggregate, Event, Tracked};
 use crate::command::{
     Command, CommandError, CommandResult, Context, DispatchError, Execute, ExecuteFuture,
-    HandlerContext, Handles, PlainHandler, Rejection,
+    HandlerContext, Handles, PlainHandler, Rejection, ResultRecord,
 };
 use crate::error::Result;
 use crate::event::{ExpectedVersion, Serializer};
-use crate::store::{AppendResult, AppendedStream, EventStore, StreamAppend, UnitOfWork};
+use crate::store::{
+    AppendResult, AppendedStream, EventStore, StoreTransaction, StreamAppend, UnitOfWork,
+    WorkFuture,
+};
 
 /// How many events one read of a stream fetches while loading an aggregate.
 const LOAD_PAGE: usize = 4096;
@@ -57,6 +60,19 @@ impl<S: Serializer> Runtime<S> {
         events: &[A::Event],
         context: &Context,
     ) -> Result<(AppendResult, Vec<Uuid>)> {
+        self.append_events_with(aggregate, events, context, None)
+            .await
+    }
+
+    /// Like [`append_events`](Self::append_events), also recording the
+    /// command's result in the append transaction when `outcome` asks.
+    async fn append_events_with<A: Aggregate>(
+        &self,
+        aggregate: &mut Tracked<A>,
+        events: &[A::Event],
+        context: &Context,
+        outcome: Option<RecordResult>,
+    ) -> Result<(AppendResult, Vec<Uuid>)> {
         if events.is_empty() {
             let unchanged =
                 AppendedStream::after(aggregate.stream_id(), aggregate.version(), vec![]);
@@ -70,16 +86,23 @@ impl<S: Serializer> Runtime<S> {
             .iter()
             .map(|e| e.to_new_event(&self.serializer, metadata.clone()))
             .collect::<Result<Vec<_>>>()?;
-        let ids = encoded.iter().map(|e| e.event_id).collect();
+        let ids: Vec<Uuid> = encoded.iter().map(|e| e.event_id).collect();
         let append = vec![StreamAppend::new(
             aggregate.stream_id(),
             ExpectedVersion::Exact(aggregate.version()),
             encoded,
         )];
-        let result = if self.work.is_empty() {
-            self.store.append_to_streams(append).await?
-        } else {
-            self.store.append_with(append, &self.work).await?
+        let result = match outcome {
+            None if self.work.is_empty() => self.store.append_to_streams(append).await?,
+            None => self.store.append_with(append, &self.work).await?,
+            Some(outcome) => {
+                let work = AppendWork {
+                    application: self.work.clone(),
+                    outcome,
+                    event_ids: ids.clone(),
+                };
+                self.store.append_with(append, &work).await?
+            }
         };
         let version = result
             .streams
@@ -94,6 +117,7 @@ impl<S: Serializer> Runtime<S> {
         command: C,
         aggregate_id: String,
         context: Context,
+        record: Option<Arc<ResultRecord>>,
     ) -> std::result::Result<CommandResult, CommandError>
     where
         C: Command,
@@ -104,8 +128,13 @@ impl<S: Serializer> Runtime<S> {
             .state()
             .handle(command)
             .map_err(|e| DispatchError::Rejected(Rejection::new(e)))?;
+        let outcome = record.map(|record| RecordResult {
+            record,
+            command: C::NAME,
+            aggregate_id: aggregate_id.clone(),
+        });
         let (_, event_ids) = self
-            .append_events(&mut aggregate, &events, &context)
+            .append_events_with(&mut aggregate, &events, &context, outcome)
             .await?;
         Ok(CommandResult {
             command: C::NAME.to_owned(),
@@ -117,18 +146,64 @@ impl<S: Serializer> Runtime<S> {
     }
 }
 
+/// What the idempotency layer asked to record: the key's record and what
+/// the command's result is made of.
+struct RecordResult {
+    record: Arc<ResultRecord>,
+    command: &'static str,
+    aggregate_id: String,
+}
+
+/// The application's units of work, then the command's result record, in
+/// one append transaction.
+struct AppendWork {
+    application: Vec<Arc<dyn UnitOfWork>>,
+    outcome: RecordResult,
+    event_ids: Vec<Uuid>,
+}
+
+impl UnitOfWork for AppendWork {
+    fn run<'a>(
+        &'a self,
+        tx: &'a mut dyn StoreTransaction,
+        written: &'a AppendResult,
+    ) -> WorkFuture<'a> {
+        async move {
+            self.application.run(&mut *tx, written).await?;
+            let Some(stream) = written.streams.first() else {
+                return Ok(());
+            };
+            let result = CommandResult {
+                command: self.outcome.command.to_owned(),
+                aggregate_id: Some(self.outcome.aggregate_id.clone()),
+                stream_id: Some(stream.stream_id.clone()),
+                version: Some(stream.last_version),
+                event_ids: self.event_ids.clone(),
+            };
+            self.outcome.record.record_in(tx, &result).await?;
+            Ok(())
+        }
+        .boxed()
+    }
+}
+
 impl<S: Serializer> Execute for Runtime<S> {
     fn execute_on_aggregate<C>(
         self: Arc<Self>,
         command: C,
         aggregate_id: String,
         context: Context,
+        record: Option<Arc<ResultRecord>>,
     ) -> ExecuteFuture
     where
         C: Command,
         C::Aggregate: Handles<C>,
     {
-        async move { self.run_on_aggregate(command, aggregate_id, context).await }.boxed()
+        async move {
+            self.run_on_aggregate(command, aggregate_id, context, record)
+                .await
+        }
+        .boxed()
     }
 
     fn execute_plain<C: PlainHandler>(

@@ -8,7 +8,7 @@ use tower::Service;
 
 use crate::command::{
     Command, CommandError, CommandResult, CommandRoute, Context, Execute, ExecuteFuture,
-    ValidationErrors,
+    ResultRecord, ValidationErrors,
 };
 use crate::error::BoxError;
 
@@ -18,7 +18,12 @@ trait ErasedCommand: Send + Sync {
     fn idempotency_key(&self) -> Option<String>;
     fn to_json(&self) -> Result<Vec<u8>, BoxError>;
     fn clone_box(&self) -> Box<dyn ErasedCommand>;
-    fn execute(self: Box<Self>, aggregate_id: Option<String>, context: Context) -> ExecuteFuture;
+    fn execute(
+        self: Box<Self>,
+        aggregate_id: Option<String>,
+        context: Context,
+        record: Option<Arc<ResultRecord>>,
+    ) -> ExecuteFuture;
 }
 
 /// A command of type `C` with the application that executes it.
@@ -52,9 +57,20 @@ where
         })
     }
 
-    fn execute(self: Box<Self>, aggregate_id: Option<String>, context: Context) -> ExecuteFuture {
+    fn execute(
+        self: Box<Self>,
+        aggregate_id: Option<String>,
+        context: Context,
+        record: Option<Arc<ResultRecord>>,
+    ) -> ExecuteFuture {
         let this = *self;
-        <C::Aggregate as CommandRoute<C>>::route(this.executor, this.command, aggregate_id, context)
+        <C::Aggregate as CommandRoute<C>>::route(
+            this.executor,
+            this.command,
+            aggregate_id,
+            context,
+            record,
+        )
     }
 }
 
@@ -69,6 +85,8 @@ pub struct CommandEnvelope {
     aggregate_id: Option<String>,
     context: Context,
     command: Box<dyn ErasedCommand>,
+    /// Set by the idempotency layer: where the result is recorded.
+    record: Option<Arc<ResultRecord>>,
 }
 
 impl std::fmt::Debug for CommandEnvelope {
@@ -88,6 +106,7 @@ impl Clone for CommandEnvelope {
             aggregate_id: self.aggregate_id.clone(),
             context: self.context.clone(),
             command: self.command.clone_box(),
+            record: self.record.clone(),
         }
     }
 }
@@ -106,6 +125,7 @@ impl CommandEnvelope {
             aggregate_id: command.aggregate_id(),
             context,
             command: Box::new(TypedCommand { command, executor }),
+            record: None,
         }
     }
 
@@ -147,9 +167,15 @@ impl CommandEnvelope {
         self.command.to_json()
     }
 
+    /// Asks the execution to record the result in the append transaction.
+    pub(crate) fn record_result_in(&mut self, record: Arc<ResultRecord>) {
+        self.record = Some(record);
+    }
+
     /// Loads the aggregate, runs the handler and appends its events.
     fn execute(self) -> ExecuteFuture {
-        self.command.execute(self.aggregate_id, self.context)
+        self.command
+            .execute(self.aggregate_id, self.context, self.record)
     }
 }
 

@@ -11,9 +11,18 @@
 //! (or `"{command name}:sha256:{hex}"` for a hashed command), so two command
 //! types given the same caller key never share a record.
 //!
+//! When the key's records live in the event store's own database (the store
+//! came from `store.idempotency()`), the result of a command that appends is
+//! written in the append's own transaction: the events and the result commit
+//! together or not at all. A caller whose connection died after that commit
+//! gets an error, and its retry with the same key finds the result instead of
+//! running the handler again. Commands that append nothing, plain handlers,
+//! and records kept in another database get their result stored after the
+//! command, as a separate step.
+//!
 //! A command that fails, panics, or is cancelled (a timeout layer outside
 //! this one drops it) releases its key, whatever the order of the layers, so
-//! a retry runs it again.
+//! a retry runs it again. Releasing never removes a recorded result.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -25,7 +34,7 @@ use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
 
 use super::envelope::CommandEnvelope;
-use crate::command::{CommandError, CommandResult, DispatchError};
+use crate::command::{CommandError, CommandResult, DispatchError, ResultRecord};
 use crate::error::Error;
 use crate::store::{Claim, IdempotencyStore};
 
@@ -187,7 +196,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, envelope: CommandEnvelope) -> Self::Future {
+    fn call(&mut self, mut envelope: CommandEnvelope) -> Self::Future {
         let key = match self.config.key_of(&envelope) {
             Ok(Some(key)) => key,
             Ok(None) => return self.inner.call(envelope).boxed(),
@@ -203,6 +212,12 @@ where
             if let Some(result) = wait_for_claim(&config, &key).await? {
                 return Ok(result);
             }
+            let record = Arc::new(ResultRecord::new(
+                Arc::clone(store),
+                key.clone(),
+                config.ttl,
+            ));
+            envelope.record_result_in(Arc::clone(&record));
             let mut guard = ReleaseOnDrop {
                 store: Arc::clone(store),
                 key: Some(key.clone()),
@@ -217,8 +232,14 @@ where
             guard.key = None;
             match outcome {
                 Ok(Ok(result)) => {
-                    let bytes = serde_json::to_vec(&result).map_err(Error::backend)?;
-                    store.complete(&key, &bytes, config.ttl).await?;
+                    // Commands that appended have their result recorded in
+                    // the same transaction; the rest (no events, plain
+                    // handlers, records in another database) are recorded
+                    // here.
+                    if !record.was_recorded() {
+                        let bytes = serde_json::to_vec(&result).map_err(Error::backend)?;
+                        store.complete(&key, &bytes, config.ttl).await?;
+                    }
                     Ok(result)
                 }
                 Ok(Err(e)) => {

@@ -12,6 +12,7 @@ mod declaration;
 mod outcome;
 mod plain_handler;
 mod registration;
+mod result_record;
 mod routing;
 mod validation;
 
@@ -26,5 +27,6 @@ pub use plain_handler::PlainOutput;
 pub use plain_handler::{HandlerContext, HandlerFuture, PlainHandler};
 #[doc(hidden)]
 pub use registration::HandlerRegistration;
+pub use result_record::ResultRecord;
 pub use routing::{CommandRoute, Execute, ExecuteFuture};
 pub use validation::{Validate, ValidationErrors, Violation};

@@ -11,6 +11,7 @@ use super::context::Context;
 use super::declaration::{Command, NoAggregate};
 use super::outcome::{CommandError, CommandResult};
 use super::plain_handler::PlainHandler;
+use super::result_record::ResultRecord;
 
 /// The future of one command's execution.
 pub type ExecuteFuture = BoxFuture<'static, Result<CommandResult, CommandError>>;
@@ -21,11 +22,14 @@ pub type ExecuteFuture = BoxFuture<'static, Result<CommandResult, CommandError>>
 pub trait Execute: Send + Sync + 'static {
     /// Loads the aggregate `aggregate_id`, runs its handler for `command`,
     /// and appends the events expecting the loaded version.
+    /// With `record`, the command's result is recorded in the append
+    /// transaction (see [`ResultRecord`]).
     fn execute_on_aggregate<C>(
         self: Arc<Self>,
         command: C,
         aggregate_id: String,
         context: Context,
+        record: Option<Arc<ResultRecord>>,
     ) -> ExecuteFuture
     where
         C: Command,
@@ -61,6 +65,7 @@ pub trait CommandRoute<C: Command> {
         command: C,
         aggregate_id: Option<String>,
         context: Context,
+        record: Option<Arc<ResultRecord>>,
     ) -> ExecuteFuture;
 }
 
@@ -76,9 +81,10 @@ where
         command: C,
         aggregate_id: Option<String>,
         context: Context,
+        record: Option<Arc<ResultRecord>>,
     ) -> ExecuteFuture {
         match aggregate_id {
-            Some(id) => executor.execute_on_aggregate(command, id, context),
+            Some(id) => executor.execute_on_aggregate(command, id, context, record),
             // `#[command(aggregate = …)]` requires an id field, so only a
             // hand-written `Command` impl can get here.
             None => Box::pin(futures::future::ready(Err(CommandError::Store(
@@ -99,7 +105,10 @@ impl<C: PlainHandler> CommandRoute<C> for NoAggregate {
         command: C,
         aggregate_id: Option<String>,
         context: Context,
+        _record: Option<Arc<ResultRecord>>,
     ) -> ExecuteFuture {
+        // A plain handler appends on its own: its result is recorded by
+        // the idempotency layer after it returns.
         executor.execute_plain(command, aggregate_id, context)
     }
 }

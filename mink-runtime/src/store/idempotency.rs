@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::StoreTransaction;
 use crate::error::Result;
 
 /// The state of a key after [`IdempotencyStore::claim`].
@@ -33,6 +34,22 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     /// Stores the result of a claimed key, kept for `ttl`.
     async fn complete(&self, key: &str, result: &[u8], ttl: Duration) -> Result<()>;
 
+    /// Records the result of a claimed key inside `tx`, an append
+    /// transaction, so that it commits with the events or not at all.
+    /// Returns `false`, writing nothing, when `tx` is not a transaction of
+    /// the database these records live in; the caller then completes the
+    /// key after the append, with [`complete`](Self::complete).
+    async fn complete_in(
+        &self,
+        tx: &mut dyn StoreTransaction,
+        key: &str,
+        result: &[u8],
+        ttl: Duration,
+    ) -> Result<bool> {
+        let _ = (tx, key, result, ttl);
+        Ok(false)
+    }
+
     /// Gives up a claim (the command failed), so a retry may run it. A
     /// completed key stays completed.
     async fn release(&self, key: &str) -> Result<()>;
@@ -45,6 +62,15 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
     }
     async fn complete(&self, key: &str, result: &[u8], ttl: Duration) -> Result<()> {
         (**self).complete(key, result, ttl).await
+    }
+    async fn complete_in(
+        &self,
+        tx: &mut dyn StoreTransaction,
+        key: &str,
+        result: &[u8],
+        ttl: Duration,
+    ) -> Result<bool> {
+        (**self).complete_in(tx, key, result, ttl).await
     }
     async fn release(&self, key: &str) -> Result<()> {
         (**self).release(key).await

@@ -8,8 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::time::Instant;
 
+use super::MemoryTransaction;
 use crate::error::Result;
-use crate::store::{Claim, IdempotencyStore};
+use crate::store::{Claim, IdempotencyStore, StoreTransaction};
 
 /// The records, shared by the store and its idempotency handles.
 #[derive(Debug, Default)]
@@ -30,7 +31,7 @@ impl IdempotencyRecords {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn complete(&self, key: String, result: Vec<u8>, ttl: Duration) {
+    pub(super) fn complete(&self, key: String, result: Vec<u8>, ttl: Duration) {
         self.records().insert(
             key,
             Record {
@@ -85,6 +86,18 @@ impl IdempotencyStore for InMemoryIdempotencyStore {
     async fn complete(&self, key: &str, result: &[u8], ttl: Duration) -> Result<()> {
         self.records.complete(key.to_owned(), result.to_vec(), ttl);
         Ok(())
+    }
+
+    async fn complete_in(
+        &self,
+        tx: &mut dyn StoreTransaction,
+        key: &str,
+        result: &[u8],
+        ttl: Duration,
+    ) -> Result<bool> {
+        Ok(tx
+            .downcast_mut::<MemoryTransaction>()
+            .is_some_and(|tx| tx.stage_completion(&self.records, key, result, ttl)))
     }
 
     async fn release(&self, key: &str) -> Result<()> {

@@ -142,13 +142,16 @@ impl InMemoryStore {
                 let (staged, result) = stage(&log, appends.clone())?;
                 (staged, result, log.events.len())
             };
-            let mut tx = MemoryTransaction::default();
+            let mut tx = MemoryTransaction::new(Arc::clone(&self.idempotency));
             work.run(&mut tx, &result)
                 .await
                 .map_err(Error::UnitOfWork)?;
             let mut log = self.write();
             if log.events.len() == base {
                 publish(&mut log, staged);
+                // Under the log's lock: whoever reads the key's result can
+                // already read its events.
+                tx.publish();
                 return Ok(result);
             }
             // Another append landed while the work ran: versions and

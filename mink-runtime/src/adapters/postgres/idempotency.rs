@@ -7,10 +7,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
-use super::PostgresStore;
+use super::{PostgresStore, PostgresTransaction};
 use super::append::map_error;
 use crate::error::Result;
-use crate::store::{Claim, IdempotencyStore};
+use crate::store::{Claim, IdempotencyStore, StoreTransaction};
 
 /// The table `<schema>.idempotency` of a PostgreSQL store, from
 /// [`PostgresStore::idempotency`]. A claim is one `INSERT … ON CONFLICT`
@@ -63,6 +63,30 @@ impl IdempotencyStore for PostgresIdempotencyStore {
         .await
         .map_err(map_error)?;
         Ok(())
+    }
+
+    async fn complete_in(
+        &self,
+        tx: &mut dyn StoreTransaction,
+        key: &str,
+        result: &[u8],
+        ttl: Duration,
+    ) -> Result<bool> {
+        let statements = &self.store.statements;
+        let Some(conn) = tx
+            .downcast_mut::<PostgresTransaction>()
+            .and_then(|tx| tx.connection_of(statements))
+        else {
+            return Ok(false);
+        };
+        sqlx::query(AssertSqlSafe(Arc::clone(&statements.complete_key)))
+            .bind(key)
+            .bind(result)
+            .bind(ttl.as_secs_f64())
+            .execute(conn)
+            .await
+            .map_err(map_error)?;
+        Ok(true)
     }
 
     async fn release(&self, key: &str) -> Result<()> {

@@ -199,7 +199,7 @@ impl PostgresStore {
         let encoded = EncodedAppend::new(&appends)?;
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let tx = self.pool.begin().await.map_err(Error::backend)?;
-            let mut unit = PostgresTransaction::new(tx);
+            let mut unit = PostgresTransaction::new(tx, Arc::clone(&self.statements));
             match append::run_once(unit.connection(), &self.statements, &appends, &encoded).await {
                 Attempt::Done(Ok(result)) => {
                     work.run(&mut unit, &result)

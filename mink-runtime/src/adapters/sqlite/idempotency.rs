@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, sql};
+use super::{SqliteStore, SqliteTransaction, sql};
 use crate::error::{Error, Result};
 use crate::store::rules::sql_i64;
-use crate::store::{Claim, IdempotencyStore};
+use crate::store::{Claim, IdempotencyStore, StoreTransaction};
 
 /// The table `mink_idempotency` of a SQLite store, from
 /// [`SqliteStore::idempotency`]. Claims are one atomic upsert, so
@@ -61,6 +61,29 @@ impl IdempotencyStore for SqliteIdempotencyStore {
             .await
             .map_err(Error::backend)?;
         Ok(())
+    }
+
+    async fn complete_in(
+        &self,
+        tx: &mut dyn StoreTransaction,
+        key: &str,
+        result: &[u8],
+        ttl: Duration,
+    ) -> Result<bool> {
+        let Some(tx) = tx
+            .downcast_mut::<SqliteTransaction>()
+            .filter(|tx| tx.is_of(&self.store.write_turn))
+        else {
+            return Ok(false);
+        };
+        sqlx::query(sql::COMPLETE_KEY)
+            .bind(key)
+            .bind(result)
+            .bind(ms(ttl))
+            .execute(tx.connection())
+            .await
+            .map_err(Error::backend)?;
+        Ok(true)
     }
 
     async fn release(&self, key: &str) -> Result<()> {

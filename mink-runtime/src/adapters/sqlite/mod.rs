@@ -244,7 +244,7 @@ impl SqliteStore {
                 .push(AppendedStream::after(a.stream_id, current, written));
         }
         if let Some(work) = work {
-            let mut unit = SqliteTransaction::new(tx);
+            let mut unit = SqliteTransaction::new(tx, Arc::clone(&self.write_turn));
             if let Err(e) = work.run(&mut unit, &result).await {
                 unit.into_inner().rollback().await?;
                 return Ok(Err(Error::UnitOfWork(e)));

@@ -1,7 +1,10 @@
 //! The append transaction of a SQLite store, as a unit of work sees it.
 
+use std::sync::Arc;
+
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Sqlite, Transaction};
+use tokio::sync::Mutex;
 
 use crate::store::StoreTransaction;
 
@@ -11,11 +14,20 @@ use crate::store::StoreTransaction;
 #[derive(Debug)]
 pub struct SqliteTransaction {
     tx: Transaction<'static, Sqlite>,
+    /// The writer turn of the store that opened it: tells its own
+    /// idempotency records from another file's.
+    store: Arc<Mutex<()>>,
 }
 
 impl SqliteTransaction {
-    pub(super) fn new(tx: Transaction<'static, Sqlite>) -> Self {
-        SqliteTransaction { tx }
+    pub(super) fn new(tx: Transaction<'static, Sqlite>, store: Arc<Mutex<()>>) -> Self {
+        SqliteTransaction { tx, store }
+    }
+
+    /// Whether this transaction belongs to the store whose writer turn is
+    /// `store`.
+    pub(super) fn is_of(&self, store: &Arc<Mutex<()>>) -> bool {
+        Arc::ptr_eq(&self.store, store)
     }
 
     pub(super) fn into_inner(self) -> Transaction<'static, Sqlite> {

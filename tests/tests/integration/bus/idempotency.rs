@@ -94,6 +94,7 @@ on_every_store!(
     a_failure_releases_the_key,
     a_panic_releases_the_key_whatever_the_layer_order,
     the_context_key_overrides_the_commands,
+    the_result_commits_with_the_events,
 );
 
 /// Sixteen identical dispatches at once: the handler runs once, every caller
@@ -272,4 +273,63 @@ async fn the_context_key_overrides_the_commands(s: Stores) {
         .unwrap();
     assert_eq!(a, b);
     assert_eq!(runs(&wallet), 1);
+}
+
+/// Idempotency records whose separate "store the result" step always
+/// fails, as when the connection dies right after the append committed.
+struct ResultStepFails(Arc<dyn IdempotencyStore>);
+
+#[async_trait::async_trait]
+impl IdempotencyStore for ResultStepFails {
+    async fn claim(&self, key: &str, lease: Duration) -> mink::Result<mink::store::Claim> {
+        self.0.claim(key, lease).await
+    }
+    async fn complete(&self, _key: &str, _result: &[u8], _ttl: Duration) -> mink::Result<()> {
+        Err(mink::Error::backend("connection lost while storing the result"))
+    }
+    async fn complete_in(
+        &self,
+        tx: &mut dyn mink::StoreTransaction,
+        key: &str,
+        result: &[u8],
+        ttl: Duration,
+    ) -> mink::Result<bool> {
+        self.0.complete_in(tx, key, result, ttl).await
+    }
+    async fn release(&self, key: &str) -> mink::Result<()> {
+        self.0.release(key).await
+    }
+}
+
+/// The result of a command that appends is recorded in the append's own
+/// transaction: a failure of the separate "store the result" step cannot
+/// make a retry run the handler again, even once the claim's lease is over.
+async fn the_result_commits_with_the_events(s: Stores) {
+    let wallet = s.wallet("atomic");
+    let app = Mink::builder()
+        .shared_store(Arc::clone(&s.events))
+        .layer(
+            IdempotencyLayer::new(ResultStepFails(Arc::clone(&s.idempotency)))
+                .lease(Duration::from_millis(50)),
+        )
+        .build()
+        .await
+        .unwrap();
+    let cmd = || CreditOnce {
+        wallet: wallet.clone(),
+        amount: 3,
+        request: "pay-1".into(),
+    };
+    let first = app.dispatch(cmd()).await.expect("recorded with the events");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let again = app.dispatch(cmd()).await.expect("the stored result");
+    assert_eq!(again, first);
+    assert_eq!(runs(&wallet), 1, "the handler ran once");
+    let info = s
+        .events
+        .stream_info(&format!("wallet-{wallet}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.version, 1, "the events were written once");
 }
