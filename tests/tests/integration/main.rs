@@ -1,9 +1,11 @@
 //! Integration tests of mink, in one binary (one link, many modules).
 
+mod bad_rows;
 mod bus;
 mod conformance_memory;
 mod conformance_sqlite;
 mod dispatch;
 mod hygiene;
+mod idempotency_faults;
 mod postgres;
 mod unit_of_work;
