@@ -12,7 +12,28 @@ const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text:
 
 /// Only rows of transactions older than every running one are readable in the
 /// global log: their set can no longer grow (docs/adr/004-global-ordering.md).
-const VISIBLE: &str = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+///
+/// "Every running one" leaves out transactions known to run in another
+/// database: they cannot add rows to this table, so a long transaction
+/// elsewhere on the server does not hold readers back. A running
+/// transaction is left out only when a session of another database
+/// (`pg_stat_activity`) or a prepared transaction of another database
+/// (`pg_prepared_xacts`) shows its id; when that cannot be seen (a role
+/// without `pg_read_all_stats` sees no other user's ids), it is waited for.
+/// On a hot standby, where the snapshot lists no running transactions, the
+/// horizon is the cluster-wide `pg_snapshot_xmin`, which never skips.
+const VISIBLE: &str = "transaction_id < (SELECT CASE \
+         WHEN pg_is_in_recovery() THEN pg_snapshot_xmin(h.snap) \
+         ELSE COALESCE((SELECT min(x) FROM pg_snapshot_xip(h.snap) AS x \
+             WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+                 WHERE a.backend_xid IS NOT NULL \
+                   AND a.datname IS DISTINCT FROM current_database() \
+                   AND a.backend_xid::text::bigint = x::text::bigint % 4294967296) \
+               AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p \
+                 WHERE p.database <> current_database() \
+                   AND p.transaction::text::bigint = x::text::bigint % 4294967296)), \
+             pg_snapshot_xmax(h.snap)) \
+         END FROM (SELECT pg_current_snapshot() AS snap) AS h)";
 
 /// Every statement the store runs, built once per store.
 #[derive(Debug)]

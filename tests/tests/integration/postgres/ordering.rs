@@ -257,3 +257,85 @@ async fn a_following_reader_sees_every_event_once_under_racing_writers() {
     let versions: Vec<u64> = shared.iter().map(|e| e.version).collect();
     assert_eq!(versions, (1..=shared.len() as u64).collect::<Vec<_>>());
 }
+
+/// A write transaction held open in *another database* of the same server
+/// cannot add rows to this store's table, so it does not hold readers of
+/// the log back: a new event is readable at once. A transaction held open
+/// in this store's own database still is waited for (it might be a writer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_in_another_database_does_not_hold_readers_back() {
+    use mink::adapters::postgres::sqlx::{self, Connection};
+
+    let Some(store) = test_store().await else {
+        return;
+    };
+    let url = super::support::server_url().expect("the gate saw a URL");
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'mink_other')")
+            .fetch_one(&mut admin)
+            .await
+            .expect("look for the other database");
+    if !exists {
+        // Two test runs may race to create it; losing the race is fine.
+        let _ = sqlx::query("CREATE DATABASE mink_other")
+            .execute(&mut admin)
+            .await;
+    }
+    let other_url = match url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/mink_other"),
+        None => panic!("a URL naming a database: {url}"),
+    };
+    let mut other = sqlx::PgConnection::connect(&other_url)
+        .await
+        .expect("connect to the other database");
+    sqlx::query("CREATE TABLE IF NOT EXISTS held (n int)")
+        .execute(&mut other)
+        .await
+        .expect("a table there");
+    let mut held = other.begin().await.expect("begin");
+    sqlx::query("INSERT INTO held VALUES (1)")
+        .execute(&mut *held)
+        .await
+        .expect("a write that takes a transaction id");
+
+    let written = store
+        .append_to_stream("elsewhere-1", ExpectedVersion::NoStream, vec![event("E", 1)])
+        .await
+        .expect("append");
+    let last = written.last_position().expect("one event");
+    let started = std::time::Instant::now();
+    store
+        .wait_until_visible(last, Duration::from_secs(3))
+        .await
+        .expect("visible while the other database's transaction is open");
+    println!(
+        "delivered in {:?} with a transaction open in another database",
+        started.elapsed()
+    );
+    held.rollback().await.expect("rollback");
+
+    // The same in this database: waited for until it ends.
+    let mut tx = store.pool().begin().await.expect("begin");
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *tx)
+        .await
+        .expect("take a transaction id");
+    let written = store
+        .append_to_stream("here-1", ExpectedVersion::NoStream, vec![event("E", 2)])
+        .await
+        .expect("append");
+    let last = written.last_position().expect("one event");
+    assert!(
+        store
+            .wait_until_visible(last, Duration::from_millis(300))
+            .await
+            .is_err(),
+        "a transaction of this database holds readers back"
+    );
+    tx.rollback().await.expect("rollback");
+    store
+        .wait_until_visible(last, Duration::from_secs(10))
+        .await
+        .expect("visible once it ended");
+}
