@@ -51,19 +51,17 @@ mod transaction;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
-use crate::store::rules::{sql_i64, stored_u64};
+use crate::store::rules::sql_i64;
 use crate::store::{
     AppendResult, EventStore, Limits, ReadAll, StreamAppend, StreamInfo, UnitOfWork,
 };
 
 use append::{Attempt, EncodedAppend, map_error};
-use rows::decode_event;
 use sql::Statements;
 
 pub use builder::{DEFAULT_SCHEMA, PostgresStoreBuilder};
@@ -283,7 +281,7 @@ impl EventStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_error)?;
-        rows.iter().map(decode_event).collect()
+        rows::decode_stream(&rows, from_version)
     }
 
     async fn read_all_forward(&self, request: ReadAll) -> Result<Vec<RecordedEvent>> {
@@ -302,39 +300,25 @@ impl EventStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_error)?;
-        rows.iter().map(decode_event).collect()
+        rows::decode_page(&rows)
     }
 
     async fn stream_info(&self, stream_id: &str) -> Result<Option<StreamInfo>> {
         self.limits.check_stream_id(stream_id)?;
-        let row: Option<(i64, DateTime<Utc>, DateTime<Utc>)> =
-            sqlx::query_as(AssertSqlSafe(Arc::clone(&self.statements.stream_info)))
-                .bind(stream_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_error)?;
-        row.map(|(version, created_at, updated_at)| {
-            Ok(StreamInfo {
-                stream_id: stream_id.to_owned(),
-                version: stored_u64("version", version)?,
-                created_at,
-                updated_at,
-            })
-        })
-        .transpose()
+        let row = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.stream_info)))
+            .bind(stream_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_error)?;
+        row.map(|row| rows::decode_stream_info(&row, stream_id))
+            .transpose()
     }
 
     async fn head_position(&self) -> Result<Position> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as(AssertSqlSafe(Arc::clone(&self.statements.head_position)))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_error)?;
-        row.map_or(Ok(Position::START), |(commit, event)| {
-            Ok(Position {
-                commit: stored_u64("transaction_id", commit)?,
-                event: stored_u64("position", event)?,
-            })
-        })
+        let row = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.head_position)))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_error)?;
+        row.map_or(Ok(Position::START), |row| rows::decode_head(&row))
     }
 }

@@ -1,14 +1,81 @@
 //! Turning rows of the `events` table into [`RecordedEvent`]s.
+//!
+//! Each row is decoded on its own, and no column value can make decoding
+//! panic: a row that cannot be decoded (a column written by hand with an
+//! unexpected shape or value) becomes [`Error::Undecodable`] naming its
+//! stream, version and position. What a read does with it is
+//! [`decode_page`]'s and [`decode_stream`]'s rule
+//! (docs/adr/011-undecodable-rows.md).
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
+use serde::Deserialize;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef, Postgres};
 use sqlx::types::Json;
+use sqlx::{Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{EventMetadata, Position, RecordedEvent};
-use crate::store::rules::stored_u64;
+use crate::store::StreamInfo;
+
+/// The columns of `sql::EVENT_COLUMNS`, by index.
+mod column {
+    pub(super) const EVENT_ID: usize = 0;
+    pub(super) const STREAM_ID: usize = 1;
+    pub(super) const VERSION: usize = 2;
+    pub(super) const COMMIT: usize = 3;
+    pub(super) const POSITION: usize = 4;
+    pub(super) const EVENT_TYPE: usize = 5;
+    pub(super) const SCHEMA_VERSION: usize = 6;
+    pub(super) const PAYLOAD: usize = 7;
+    pub(super) const METADATA: usize = 8;
+    pub(super) const CREATED_AT: usize = 9;
+    pub(super) const PAYLOAD_BYTES: usize = 10;
+}
+
+/// Decodes a page of the global log, in order, up to the first row that
+/// cannot be decoded: the rows before it, so that the reader advances to
+/// just before it; or, when it is the first row, [`Error::Undecodable`]
+/// naming it, so that the reader can report it and read on after it.
+pub(crate) fn decode_page(rows: &[PgRow]) -> Result<Vec<RecordedEvent>> {
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        match decode_event(row) {
+            Ok(event) => events.push(event),
+            Err(e) if events.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(events)
+}
+
+/// Decodes a page of one stream read from `from_version`: every row must
+/// decode, and each version must follow the one before it (the first is
+/// `from_version`). Otherwise [`Error::Undecodable`] names the first row
+/// out of place; a stream read has nothing to skip to.
+pub(crate) fn decode_stream(rows: &[PgRow], from_version: u64) -> Result<Vec<RecordedEvent>> {
+    let mut expected = from_version.max(1);
+    rows.iter()
+        .map(|row| {
+            let event = decode_event(row)?;
+            if event.version != expected {
+                return Err(Error::Undecodable {
+                    reason: format!(
+                        "version {} where version {expected} belongs: the stream's versions \
+                         do not follow each other",
+                        event.version
+                    ),
+                    stream: event.stream_id,
+                    version: event.version,
+                    position: event.position,
+                });
+            }
+            expected = expected.saturating_add(1);
+            Ok(event)
+        })
+        .collect()
+}
 
 /// Decodes a row selected with `sql::EVENT_COLUMNS`.
 ///
@@ -17,40 +84,236 @@ use crate::store::rules::stored_u64;
 /// tokens removed: equal as JSON to what was appended, numbers spelled as
 /// given, but not byte for byte (PostgreSQL drops insignificant whitespace
 /// and orders object keys).
-pub(crate) fn decode_event(row: &PgRow) -> Result<RecordedEvent> {
-    let event_id: Uuid = row.try_get(0).map_err(Error::backend)?;
-    let stream_id: String = row.try_get(1).map_err(Error::backend)?;
-    let version: i64 = row.try_get(2).map_err(Error::backend)?;
-    let commit: i64 = row.try_get(3).map_err(Error::backend)?;
-    let position: i64 = row.try_get(4).map_err(Error::backend)?;
-    let event_type: String = row.try_get(5).map_err(Error::backend)?;
-    let schema_version: i32 = row.try_get(6).map_err(Error::backend)?;
-    let json: Option<String> = row.try_get(7).map_err(Error::backend)?;
-    let Json(metadata): Json<EventMetadata> = row.try_get(8).map_err(Error::backend)?;
-    let timestamp: DateTime<Utc> = row.try_get(9).map_err(Error::backend)?;
-    let bytes: Option<Vec<u8>> = row.try_get(10).map_err(Error::backend)?;
+fn decode_event(row: &PgRow) -> Result<RecordedEvent> {
+    // The row's place is read again only on failure, so that an error about
+    // a row names it without slowing down rows that decode.
+    decode_columns(row).map_err(|reason| RowPlace::of_event(row).undecodable(reason))
+}
+
+fn decode_columns(row: &PgRow) -> Result<RecordedEvent, String> {
+    let event_id: Uuid = get(row, column::EVENT_ID, "event_id")?;
+    let stream_id: String = get(row, column::STREAM_ID, "stream_id")?;
+    let version = non_negative("version", get(row, column::VERSION, "version")?)?;
+    let commit = transaction_id(&get::<String>(row, column::COMMIT, "transaction_id")?)?;
+    let position = non_negative("position", get(row, column::POSITION, "position")?)?;
+    let event_type: String = get(row, column::EVENT_TYPE, "event_type")?;
+    let schema_version: i32 = get(row, column::SCHEMA_VERSION, "schema_version")?;
+    let schema_version = u32::try_from(schema_version)
+        .map_err(|_| format!("schema_version {schema_version} is negative"))?;
+    let json: Option<String> = get(row, column::PAYLOAD, "payload")?;
+    let bytes: Option<Vec<u8>> = get(row, column::PAYLOAD_BYTES, "payload_bytes")?;
     let payload = match (json, bytes) {
         (_, Some(bytes)) => bytes,
         (Some(json), None) => compact_json(&json),
-        (None, None) => {
-            return Err(Error::backend(format!("event {event_id} has no payload")));
-        }
+        (None, None) => return Err("neither payload nor payload_bytes is set".to_owned()),
     };
+    let Json(metadata): Json<serde_json::Value> = get(row, column::METADATA, "metadata")?;
+    let created_at: StoredTimestamp = get(row, column::CREATED_AT, "created_at")?;
     Ok(RecordedEvent {
         event_id,
-        version: stored_u64("version", version)?,
-        position: Position {
-            commit: stored_u64("transaction_id", commit)?,
-            event: stored_u64("position", position)?,
-        },
         stream_id,
+        version,
+        position: Position {
+            commit,
+            event: position,
+        },
         event_type,
-        schema_version: u32::try_from(schema_version)
-            .map_err(|_| Error::backend(format!("event {event_id}: negative schema version")))?,
+        schema_version,
         payload,
-        metadata,
-        timestamp,
+        metadata: metadata_from_json(metadata)?,
+        timestamp: created_at.to_utc()?,
     })
+}
+
+/// Describes `stream_id` from a row of `sql::Statements::stream_info`: its
+/// last row's version, transaction, position and time, then its first
+/// row's. Either row's bad value is [`Error::Undecodable`] naming it.
+pub(crate) fn decode_stream_info(row: &PgRow, stream_id: &str) -> Result<StreamInfo> {
+    let last = RowPlace::at(row, stream_id, 0);
+    let first = RowPlace::at(row, stream_id, 4);
+    let version: i64 = get(row, 0, "version").map_err(|e| last.undecodable(e))?;
+    let version = non_negative("version", version).map_err(|e| last.undecodable(e))?;
+    let time = |place: &RowPlace, index: usize| {
+        get::<StoredTimestamp>(row, index, "created_at")
+            .and_then(|t| t.to_utc())
+            .map_err(|e| place.undecodable(e))
+    };
+    Ok(StreamInfo {
+        stream_id: stream_id.to_owned(),
+        version,
+        updated_at: time(&last, 3)?,
+        created_at: time(&first, 7)?,
+    })
+}
+
+/// The position of the newest row readable in the log, from a row of
+/// `sql::Statements::head_position`: its transaction and position.
+pub(crate) fn decode_head(row: &PgRow) -> Result<Position> {
+    let commit = get::<String>(row, 0, "transaction_id")
+        .and_then(|c| transaction_id(&c))
+        .map_err(Error::backend)?;
+    let event: i64 = get(row, 1, "position").map_err(Error::backend)?;
+    Ok(Position {
+        commit,
+        // Named as an undecodable row at a position below 0 is.
+        event: u64::try_from(event).unwrap_or(0),
+    })
+}
+
+/// Where a row sits, for an error that names it. Each part falls back
+/// instead of failing: naming a bad row must not fail in turn.
+struct RowPlace {
+    stream: String,
+    version: u64,
+    position: Position,
+}
+
+impl RowPlace {
+    /// The place of a row selected with `sql::EVENT_COLUMNS`, which has the
+    /// version, transaction and position side by side.
+    fn of_event(row: &PgRow) -> RowPlace {
+        let stream: String = row.try_get(column::STREAM_ID).unwrap_or_default();
+        RowPlace::at(row, stream, column::VERSION)
+    }
+
+    /// The place of a row of `stream` whose version, transaction id (as
+    /// text) and position are the columns from `first` on. A position below
+    /// 0, which a [`Position`] cannot hold, is named as 0 in its
+    /// transaction: that sorts just after it, so reading after the name
+    /// skips it.
+    fn at(row: &PgRow, stream: impl Into<String>, first: usize) -> RowPlace {
+        let unsigned = |index: usize| {
+            row.try_get::<i64, _>(index)
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        let commit = row
+            .try_get::<String, _>(first + 1)
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        RowPlace {
+            stream: stream.into(),
+            version: unsigned(first),
+            position: Position {
+                commit,
+                event: unsigned(first + 2),
+            },
+        }
+    }
+
+    fn undecodable(&self, reason: impl Into<String>) -> Error {
+        Error::Undecodable {
+            stream: self.stream.clone(),
+            version: self.version,
+            position: self.position,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads column `index` (named `name` in errors).
+fn get<'r, T>(row: &'r PgRow, index: usize, name: &str) -> Result<T, String>
+where
+    T: Decode<'r, Postgres> + Type<Postgres>,
+{
+    row.try_get(index).map_err(|e| match e {
+        sqlx::Error::ColumnDecode { source, .. } => format!("{name}: {source}"),
+        other => format!("{name}: {other}"),
+    })
+}
+
+fn non_negative(name: &str, value: i64) -> Result<u64, String> {
+    u64::try_from(value).map_err(|_| format!("{name} {value} is negative"))
+}
+
+/// A transaction id, selected as text: `xid8` holds all of `u64`, more than
+/// `bigint` does.
+fn transaction_id(text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|e| format!("transaction_id `{text}` is not a number: {e}"))
+}
+
+/// A `timestamptz` as PostgreSQL sends it: microseconds from 2000-01-01
+/// UTC, with `i64::MAX` and `i64::MIN` standing for `infinity` and
+/// `-infinity`.
+///
+/// sqlx's own decoding into `DateTime<Utc>` adds the microseconds to its
+/// epoch unchecked (`sqlx-postgres` 0.9, `types/chrono/datetime.rs`), which
+/// panics on `±infinity` and on years beyond what chrono holds (about
+/// ±262,000); this type converts with checked arithmetic instead.
+struct StoredTimestamp(i64);
+
+/// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01 UTC.
+const UNIX_MICROS_AT_2000: i64 = 946_684_800_000_000;
+
+impl StoredTimestamp {
+    fn to_utc(&self) -> Result<DateTime<Utc>, String> {
+        match self.0 {
+            i64::MAX => Err("created_at is infinity".to_owned()),
+            i64::MIN => Err("created_at is -infinity".to_owned()),
+            micros => micros
+                .checked_add(UNIX_MICROS_AT_2000)
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(|| {
+                    format!(
+                        "created_at ({micros} µs from 2000-01-01) is beyond the years a timestamp holds"
+                    )
+                }),
+        }
+    }
+}
+
+/// The type of a `DateTime<Utc>`, `timestamptz`; only the decoding differs.
+impl Type<Postgres> for StoredTimestamp {
+    fn type_info() -> PgTypeInfo {
+        <DateTime<Utc> as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <DateTime<Utc> as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for StoredTimestamp {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        match value.format() {
+            PgValueFormat::Binary => <i64 as Decode<'r, Postgres>>::decode(value).map(Self),
+            // The store's statements are prepared, so results come in the
+            // binary format.
+            PgValueFormat::Text => {
+                Err(format!("timestamptz in the text format: {:?}", value.as_str()?).into())
+            }
+        }
+    }
+}
+
+/// The fields of [`EventMetadata`] as stored.
+const METADATA_FIELDS: [&str; 5] = [
+    "correlation_id",
+    "causation_id",
+    "user_id",
+    "tenant_id",
+    "custom",
+];
+
+/// Rebuilds metadata from its stored JSON: an object of the fields of
+/// [`EventMetadata`] only. serde would drop any other field without a
+/// word, so one makes the row undecodable rather than lose what it holds.
+fn metadata_from_json(value: serde_json::Value) -> Result<EventMetadata, String> {
+    let serde_json::Value::Object(fields) = &value else {
+        return Err(format!("metadata {value} is not a JSON object"));
+    };
+    if let Some(field) = fields
+        .keys()
+        .find(|field| !METADATA_FIELDS.contains(&field.as_str()))
+    {
+        return Err(format!(
+            "metadata field `{field}` is not one of {METADATA_FIELDS:?}"
+        ));
+    }
+    EventMetadata::deserialize(value).map_err(|e| format!("metadata: {e}"))
 }
 
 /// `json` without whitespace outside strings. The input is PostgreSQL's
@@ -79,7 +342,11 @@ fn compact_json(json: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::compact_json;
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
 
     #[test]
     fn compaction_keeps_strings_and_numbers() {
@@ -97,6 +364,60 @@ mod tests {
         ];
         for (jsonb, compact) in cases {
             assert_eq!(String::from_utf8(compact_json(jsonb)).unwrap(), compact);
+        }
+    }
+
+    #[test]
+    fn timestamps_beyond_chrono_are_errors_not_panics() {
+        let at = |micros: i64| StoredTimestamp(micros).to_utc();
+        assert_eq!(at(0).unwrap().to_rfc3339(), "2000-01-01T00:00:00+00:00");
+        assert_eq!(
+            at(-1).unwrap().to_rfc3339(),
+            "1999-12-31T23:59:59.999999+00:00"
+        );
+        for micros in [i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1] {
+            assert!(at(micros).is_err(), "{micros}");
+        }
+        // PostgreSQL's latest timestamptz, 294276-12-31, is past chrono's.
+        let latest = 9_223_371_331_199_999_999_i64;
+        assert!(at(latest).is_err());
+    }
+
+    #[test]
+    fn metadata_is_an_object_of_known_fields() {
+        let full = EventMetadata {
+            correlation_id: Some("c".into()),
+            causation_id: Some("k".into()),
+            user_id: Some("u".into()),
+            tenant_id: Some("t".into()),
+            custom: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
+        };
+        // Every field EventMetadata writes is one this module reads: a field
+        // added to it without being listed here fails this test.
+        let written = serde_json::to_value(&full).unwrap();
+        let names: Vec<&str> = written
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut known = METADATA_FIELDS.to_vec();
+        known.sort_unstable();
+        assert_eq!(names, known);
+        assert_eq!(metadata_from_json(written).unwrap(), full);
+
+        for ok in [json!({}), json!({"custom": {}}), json!({"user_id": null})] {
+            assert!(metadata_from_json(ok.clone()).is_ok(), "{ok}");
+        }
+        for bad in [
+            json!(null),
+            json!([1, 2, 3]),
+            json!(["c", "k", "u", "t", {}]),
+            json!("x"),
+            json!({"custom": {"k": 5}}),
+            json!({"source": "import"}),
+        ] {
+            assert!(metadata_from_json(bad.clone()).is_err(), "{bad}");
         }
     }
 }

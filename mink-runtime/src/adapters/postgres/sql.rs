@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 /// The columns every read returns, in the order `rows::decode_event` expects.
-const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text::bigint AS commit, \
+/// The transaction id is read as text: `xid8` holds all of `u64`.
+const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text AS commit, \
      position, event_type, schema_version, payload::text, metadata, created_at, payload_bytes";
 
 /// Only rows of transactions older than every running one are readable in the
@@ -83,16 +84,20 @@ impl Statements {
                  ORDER BY transaction_id, position LIMIT $6"
             )
             .into(),
+            // The last row, then the first: version, transaction id, position
+            // and time of each (`rows::decode_stream_info`).
             stream_info: format!(
-                "SELECT last.version, first.created_at, last.created_at FROM \
-                 (SELECT version, created_at FROM {events} WHERE stream_id = $1 \
-                  ORDER BY version DESC LIMIT 1) AS last, \
-                 (SELECT created_at FROM {events} WHERE stream_id = $1 \
-                  ORDER BY version LIMIT 1) AS first"
+                "SELECT last.version, last.transaction_id::text, last.position, last.created_at, \
+                        first.version, first.transaction_id::text, first.position, first.created_at \
+                 FROM \
+                 (SELECT version, transaction_id, position, created_at FROM {events} \
+                  WHERE stream_id = $1 ORDER BY version DESC LIMIT 1) AS last, \
+                 (SELECT version, transaction_id, position, created_at FROM {events} \
+                  WHERE stream_id = $1 ORDER BY version LIMIT 1) AS first"
             )
             .into(),
             head_position: format!(
-                "SELECT transaction_id::text::bigint, position FROM {events} \
+                "SELECT transaction_id::text, position FROM {events} \
                  WHERE {VISIBLE} ORDER BY transaction_id DESC, position DESC LIMIT 1"
             )
             .into(),

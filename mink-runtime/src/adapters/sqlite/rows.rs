@@ -1,13 +1,21 @@
 //! Conversions between mink's event model and the columns of `events`.
+//!
+//! Reads decode each row on its own, and no column value can make decoding
+//! panic: a row that cannot be decoded (a column written by hand with an
+//! unexpected storage class or value) becomes [`Error::Undecodable`] naming
+//! its stream, version and position. What a read does with it is
+//! [`decode_page`]'s and [`decode_stream`]'s rule
+//! (docs/adr/011-undecodable-rows.md).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::Row;
+use serde::Deserialize;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Row, Sqlite, Type};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::event::{EventMetadata, Position, RecordedEvent};
-use crate::store::rules::stored_u64;
+use crate::store::StreamInfo;
 
 /// A payload as it is bound: text when it reads as text, bytes otherwise.
 pub(super) enum PayloadColumn<'a> {
@@ -35,10 +43,10 @@ pub(super) fn timestamp_text(at: DateTime<Utc>) -> String {
 }
 
 /// Parses a stored timestamp.
-pub(super) fn parse_timestamp(text: &str) -> Result<DateTime<Utc>> {
+fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| Error::backend(format!("stored timestamp `{text}` is not RFC 3339: {e}")))
+        .map_err(|e| format!("created_at `{text}` is not RFC 3339: {e}"))
 }
 
 /// The metadata column's text.
@@ -46,40 +54,197 @@ pub(super) fn metadata_text(metadata: &EventMetadata) -> Result<String> {
     serde_json::to_string(metadata).map_err(Error::backend)
 }
 
-/// Reads a non-negative integer column.
-fn unsigned(row: &SqliteRow, column: &'static str) -> Result<u64> {
-    let n: i64 = row.try_get(column).map_err(Error::backend)?;
-    stored_u64(column, n)
+/// Decodes a page of the global log, in order, up to the first row that
+/// cannot be decoded: the rows before it, so that the reader advances to
+/// just before it; or, when it is the first row, [`Error::Undecodable`]
+/// naming it, so that the reader can report it and read on after it.
+pub(super) fn decode_page(rows: &[SqliteRow]) -> Result<Vec<RecordedEvent>> {
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        match decode_event(row) {
+            Ok(event) => events.push(event),
+            Err(e) if events.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(events)
+}
+
+/// Decodes a page of one stream read from `from_version`: every row must
+/// decode, and each version must follow the one before it (the first is
+/// `from_version`). Otherwise [`Error::Undecodable`] names the first row
+/// out of place; a stream read has nothing to skip to.
+pub(super) fn decode_stream(rows: &[SqliteRow], from_version: u64) -> Result<Vec<RecordedEvent>> {
+    let mut expected = from_version.max(1);
+    rows.iter()
+        .map(|row| {
+            let event = decode_event(row)?;
+            if event.version != expected {
+                return Err(Error::Undecodable {
+                    reason: format!(
+                        "version {} where version {expected} belongs: the stream's versions \
+                         do not follow each other",
+                        event.version
+                    ),
+                    stream: event.stream_id,
+                    version: event.version,
+                    position: event.position,
+                });
+            }
+            expected = expected.saturating_add(1);
+            Ok(event)
+        })
+        .collect()
 }
 
 /// Rebuilds a [`RecordedEvent`] from a row selected with
-/// [`super::sql::SELECT_EVENTS`]'s columns.
-pub(super) fn recorded_event(row: &SqliteRow) -> Result<RecordedEvent> {
-    let event_id: String = row.try_get("event_id").map_err(Error::backend)?;
+/// [`super::sql::READ_STREAM`]'s columns.
+fn decode_event(row: &SqliteRow) -> Result<RecordedEvent> {
+    // The row's place is read again only on failure, so that an error about
+    // a row names it without slowing down rows that decode.
+    decode_columns(row).map_err(|reason| RowPlace::of(row, None, "").undecodable(reason))
+}
+
+fn decode_columns(row: &SqliteRow) -> Result<RecordedEvent, String> {
+    let event_id: String = get(row, "event_id")?;
     let event_id = Uuid::parse_str(&event_id)
-        .map_err(|e| Error::backend(format!("stored event id `{event_id}`: {e}")))?;
-    let schema_version = u32::try_from(unsigned(row, "schema_version")?)
-        .map_err(|_| Error::backend(format!("event {event_id}: schema version out of range")))?;
-    let metadata: String = row.try_get("metadata").map_err(Error::backend)?;
-    let metadata: EventMetadata = serde_json::from_str(&metadata)
-        .map_err(|e| Error::backend(format!("event {event_id}: stored metadata: {e}")))?;
-    let created_at: String = row.try_get("created_at").map_err(Error::backend)?;
+        .map_err(|e| format!("event_id `{event_id}` is not a UUID: {e}"))?;
+    let schema_version = get::<i64>(row, "schema_version")?;
+    let schema_version = u32::try_from(schema_version)
+        .map_err(|_| format!("schema_version {schema_version} is out of range"))?;
+    let metadata = get::<String>(row, "metadata")?;
+    let metadata = serde_json::from_str(&metadata)
+        .map_err(|e| format!("metadata is not JSON: {e}"))
+        .and_then(metadata_from_json)?;
     Ok(RecordedEvent {
         event_id,
-        stream_id: row.try_get("stream_id").map_err(Error::backend)?,
-        version: unsigned(row, "version")?,
-        position: Position::sequential(unsigned(row, "position")?),
-        event_type: row.try_get("event_type").map_err(Error::backend)?,
+        stream_id: get(row, "stream_id")?,
+        version: non_negative(row, "version")?,
+        position: Position::sequential(non_negative(row, "position")?),
+        event_type: get(row, "event_type")?,
         schema_version,
         // TEXT and BLOB both read back as their exact bytes.
-        payload: row.try_get("payload").map_err(Error::backend)?,
+        payload: get(row, "payload")?,
         metadata,
-        timestamp: parse_timestamp(&created_at)?,
+        timestamp: parse_timestamp(&get::<String>(row, "created_at")?)?,
     })
+}
+
+/// Describes `stream_id` from the row of [`super::sql::STREAM_INFO`]: its
+/// last and first rows' positions, versions and times. Either row's bad
+/// value is [`Error::Undecodable`] naming it.
+pub(super) fn decode_stream_info(row: &SqliteRow, stream_id: &str) -> Result<StreamInfo> {
+    let last = RowPlace::of(row, Some(stream_id), "last_");
+    let first = RowPlace::of(row, Some(stream_id), "first_");
+    let version = non_negative(row, "last_version").map_err(|e| last.undecodable(e))?;
+    let time = |place: &RowPlace, column: &str| {
+        get::<String>(row, column)
+            .and_then(|text| parse_timestamp(&text))
+            .map_err(|e| place.undecodable(e))
+    };
+    Ok(StreamInfo {
+        stream_id: stream_id.to_owned(),
+        version,
+        updated_at: time(&last, "last_created_at")?,
+        created_at: time(&first, "first_created_at")?,
+    })
+}
+
+/// Where a row sits, for an error that names it. Each part falls back
+/// instead of failing: naming a bad row must not fail in turn.
+struct RowPlace {
+    stream: String,
+    version: u64,
+    position: Position,
+}
+
+impl RowPlace {
+    /// The place of the row whose columns are named `prefix` + `version`
+    /// and `position`, in `stream`, or else in the row's own `stream_id`
+    /// (lossily: it may be a blob, or not UTF-8). A position below 0 is
+    /// outside the log and named as [`Position::START`].
+    fn of(row: &SqliteRow, stream: Option<&str>, prefix: &str) -> RowPlace {
+        let stream = match stream {
+            Some(stream) => stream.to_owned(),
+            None => row
+                .try_get::<Vec<u8>, _>("stream_id")
+                .map(|id| String::from_utf8_lossy(&id).into_owned())
+                .unwrap_or_default(),
+        };
+        let unsigned = |column: &str| {
+            row.try_get::<i64, _>(format!("{prefix}{column}").as_str())
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        RowPlace {
+            stream,
+            version: unsigned("version"),
+            position: Position::sequential(unsigned("position")),
+        }
+    }
+
+    fn undecodable(&self, reason: impl Into<String>) -> Error {
+        Error::Undecodable {
+            stream: self.stream.clone(),
+            version: self.version,
+            position: self.position,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads `column`. SQLite keeps whatever storage class a hand-written value
+/// has; one that is not the type asked for is an error here.
+fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, String>
+where
+    T: Decode<'r, Sqlite> + Type<Sqlite>,
+{
+    row.try_get(column).map_err(|e| match e {
+        sqlx::Error::ColumnDecode { source, .. } => format!("{column}: {source}"),
+        other => format!("{column}: {other}"),
+    })
+}
+
+/// Reads a non-negative integer column.
+fn non_negative(row: &SqliteRow, column: &str) -> Result<u64, String> {
+    let n: i64 = get(row, column)?;
+    u64::try_from(n).map_err(|_| format!("{column} {n} is negative"))
+}
+
+/// The fields of [`EventMetadata`] as stored.
+const METADATA_FIELDS: [&str; 5] = [
+    "correlation_id",
+    "causation_id",
+    "user_id",
+    "tenant_id",
+    "custom",
+];
+
+/// Rebuilds metadata from its stored JSON: an object of the fields of
+/// [`EventMetadata`] only. serde would drop any other field without a
+/// word, so one makes the row undecodable rather than lose what it holds.
+fn metadata_from_json(value: serde_json::Value) -> Result<EventMetadata, String> {
+    let serde_json::Value::Object(fields) = &value else {
+        return Err(format!("metadata {value} is not a JSON object"));
+    };
+    if let Some(field) = fields
+        .keys()
+        .find(|field| !METADATA_FIELDS.contains(&field.as_str()))
+    {
+        return Err(format!(
+            "metadata field `{field}` is not one of {METADATA_FIELDS:?}"
+        ));
+    }
+    EventMetadata::deserialize(value).map_err(|e| format!("metadata: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -107,5 +272,43 @@ mod tests {
         assert_eq!(a.len(), b.len());
         assert!(a < b);
         assert_eq!(parse_timestamp(&b).unwrap(), late);
+    }
+
+    #[test]
+    fn metadata_is_an_object_of_known_fields() {
+        let full = EventMetadata {
+            correlation_id: Some("c".into()),
+            causation_id: Some("k".into()),
+            user_id: Some("u".into()),
+            tenant_id: Some("t".into()),
+            custom: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
+        };
+        // Every field EventMetadata writes is one this module reads: a field
+        // added to it without being listed here fails this test.
+        let written = serde_json::to_value(&full).unwrap();
+        let names: Vec<&str> = written
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut known = METADATA_FIELDS.to_vec();
+        known.sort_unstable();
+        assert_eq!(names, known);
+        assert_eq!(metadata_from_json(written).unwrap(), full);
+
+        for ok in [json!({}), json!({"custom": {}}), json!({"user_id": null})] {
+            assert!(metadata_from_json(ok.clone()).is_ok(), "{ok}");
+        }
+        for bad in [
+            json!(null),
+            json!([1, 2, 3]),
+            json!(["c", "k", "u", "t", {}]),
+            json!("x"),
+            json!({"custom": {"k": 5}}),
+            json!({"source": "import"}),
+        ] {
+            assert!(metadata_from_json(bad.clone()).is_err(), "{bad}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! SQLite prepares each one once per connection; filters travel as JSON
 //! arrays read with `json_each` instead of a variable number of `?`.
 
-/// Selects the columns `rows::recorded_event` reads.
+/// Selects the columns `rows::decode_event` reads.
 macro_rules! select_events {
     ($($rest:literal),*) => {
         concat!(
@@ -74,12 +74,18 @@ pub(super) const READ_ALL: &str = select_events!(
     "ORDER BY position LIMIT ?5"
 );
 
-/// `?1` stream id → (version, first event's time, last event's time), no
-/// row when the stream has no events.
-pub(super) const STREAM_INFO: &str = "SELECT version, \
-     (SELECT created_at FROM events WHERE stream_id = ?1 ORDER BY version LIMIT 1) AS created_at, \
-     created_at AS updated_at \
-     FROM events WHERE stream_id = ?1 ORDER BY version DESC LIMIT 1";
+/// `?1` stream id → the position, version and time of its last event and
+/// of its first (`rows::decode_stream_info`), no row when the stream has no
+/// events.
+pub(super) const STREAM_INFO: &str = "SELECT \
+     last.position AS last_position, last.version AS last_version, \
+     last.created_at AS last_created_at, \
+     first.position AS first_position, first.version AS first_version, \
+     first.created_at AS first_created_at \
+     FROM (SELECT position, version, created_at FROM events WHERE stream_id = ?1 \
+           ORDER BY version DESC LIMIT 1) AS last, \
+          (SELECT position, version, created_at FROM events WHERE stream_id = ?1 \
+           ORDER BY version LIMIT 1) AS first";
 
 /// The last position written, 0 when the log is empty.
 pub(super) const HEAD_POSITION: &str = "SELECT COALESCE(MAX(position), 0) FROM events";
