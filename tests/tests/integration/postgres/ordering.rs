@@ -271,11 +271,12 @@ async fn a_transaction_in_another_database_does_not_hold_readers_back() {
     };
     let url = super::support::server_url().expect("the gate saw a URL");
     let mut admin = sqlx::PgConnection::connect(&url).await.expect("connect");
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'mink_other')")
-            .fetch_one(&mut admin)
-            .await
-            .expect("look for the other database");
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'mink_other')",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("look for the other database");
     if !exists {
         // Two test runs may race to create it; losing the race is fine.
         let _ = sqlx::query("CREATE DATABASE mink_other")
@@ -300,7 +301,11 @@ async fn a_transaction_in_another_database_does_not_hold_readers_back() {
         .expect("a write that takes a transaction id");
 
     let written = store
-        .append_to_stream("elsewhere-1", ExpectedVersion::NoStream, vec![event("E", 1)])
+        .append_to_stream(
+            "elsewhere-1",
+            ExpectedVersion::NoStream,
+            vec![event("E", 1)],
+        )
         .await
         .expect("append");
     let last = written.last_position().expect("one event");
