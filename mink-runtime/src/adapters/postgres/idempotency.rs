@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
-use super::{PostgresStore, PostgresTransaction};
 use super::append::map_error;
+use super::{PostgresStore, PostgresTransaction};
 use crate::error::Result;
 use crate::store::{Claim, IdempotencyStore, StoreTransaction};
 
