@@ -278,16 +278,41 @@ fn violates(err: &sqlx::Error, constraint: &str) -> bool {
     }
 }
 
-/// Maps a sqlx error to the runtime's: data PostgreSQL refuses to store
-/// (SQLSTATE class 22, e.g. a NUL character in text or `\u0000` in jsonb)
-/// is invalid input; the rest is a backend failure.
+/// Maps a sqlx error to the runtime's, for every call of the store:
+///
+/// - no server to talk to (see [`is_unavailable`]) is
+///   [`Error::Unavailable`]: worth a retry with the same event ids;
+/// - data PostgreSQL refuses to store (SQLSTATE class 22, e.g. a NUL
+///   character in text or `\u0000` in jsonb) or that is beyond one of its
+///   sizes (54000, e.g. an index row or a jsonb value too large) is invalid
+///   input;
+/// - the rest is a backend failure.
 pub(crate) fn map_error(err: sqlx::Error) -> Error {
+    if is_unavailable(&err) {
+        return Error::Unavailable(Box::new(err));
+    }
     if let sqlx::Error::Database(db) = &err
-        && db.code().is_some_and(|c| c.starts_with("22"))
+        && db
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c == "54000")
     {
         return Error::invalid("input", format!("PostgreSQL refused it: {}", db.message()));
     }
     Error::backend(err)
+}
+
+/// Whether `err` means the server could not be reached: no connection
+/// within the pool's `acquire_timeout` (which also bounds connecting while
+/// the server is down), a connection lost (an I/O error, SQLSTATE class
+/// 08), or a server shutting down or starting up (57P01, 57P02, 57P03).
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::store::Limits;
 
 use super::PostgresStore;
+use super::append::{is_unavailable, map_error};
 use super::sql::Statements;
 
 /// The schema a store uses unless told otherwise.
@@ -54,6 +55,15 @@ pub struct PostgresStoreBuilder {
 }
 
 impl PostgresStoreBuilder {
+    /// The longest stream id a store accepts in its [`Limits`], in bytes.
+    /// Stream ids are keys of the `(stream_id, version)` unique index,
+    /// whose entries PostgreSQL keeps at most 2704 bytes long; 2000 leaves
+    /// room for the version and the entry's header.
+    pub const MAX_STREAM_ID_LEN: usize = 2000;
+
+    /// How long a call waits for a connection unless told otherwise.
+    const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
     /// Settings for the database at `url` (`postgres://user@host:port/db`),
     /// with the defaults listed on each setter.
     pub fn new(url: impl Into<String>) -> Self {
@@ -63,7 +73,7 @@ impl PostgresStoreBuilder {
             schema: DEFAULT_SCHEMA.to_owned(),
             max_connections: 10,
             min_connections: 0,
-            acquire_timeout: Duration::from_secs(30),
+            acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
             idle_timeout: Some(Duration::from_secs(600)),
             max_lifetime: Some(Duration::from_secs(1800)),
             limits: Limits::default(),
@@ -100,8 +110,11 @@ impl PostgresStoreBuilder {
         self
     }
 
-    /// How long a call waits for a free connection before failing with
-    /// [`Error::Backend`]. Default: 30 s.
+    /// How long a call waits for a connection before it fails with
+    /// [`Error::Unavailable`]: for a free one when all are busy, and for a
+    /// new one while the server is down or restarting (connecting counts
+    /// against this wait too). [`build`](Self::build) waits as long for
+    /// its first connection. Default: 5 s.
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self
@@ -122,7 +135,8 @@ impl PostgresStoreBuilder {
     }
 
     /// Input bounds checked before anything is written. Default:
-    /// [`Limits::default`].
+    /// [`Limits::default`]. [`build`](Self::build) refuses a
+    /// `max_stream_id_len` above [`MAX_STREAM_ID_LEN`](Self::MAX_STREAM_ID_LEN).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -139,10 +153,13 @@ impl PostgresStoreBuilder {
     /// Opens the pool, migrates when asked to, and returns the store.
     ///
     /// Fails with [`Error::Configuration`] for a malformed URL or schema
-    /// name, and [`Error::Backend`] when the database cannot be reached or
-    /// a migration fails.
+    /// name or limits beyond what the schema can index,
+    /// [`Error::Unavailable`] when no connection could be had within
+    /// [`acquire_timeout`](Self::acquire_timeout), and [`Error::Backend`]
+    /// when the database refuses the connection or a migration fails.
     pub async fn build(self) -> Result<PostgresStore> {
         check_schema_name(&self.schema)?;
+        check_limits(&self.limits)?;
         let options = match self.connect_options {
             Some(options) => options,
             None => PgConnectOptions::from_str(&self.url)
@@ -163,7 +180,7 @@ impl PostgresStoreBuilder {
             .test_before_acquire(true)
             .connect_with(options)
             .await
-            .map_err(Error::backend)?;
+            .map_err(map_error)?;
         if self.run_migrations {
             let created = sqlx::query(AssertSqlSafe(format!(
                 "CREATE SCHEMA IF NOT EXISTS {}",
@@ -175,9 +192,9 @@ impl PostgresStoreBuilder {
                 Ok(_) => {}
                 // Two stores created the schema at the same moment: it exists.
                 Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {}
-                Err(e) => return Err(Error::backend(e)),
+                Err(e) => return Err(map_error(e)),
             }
-            MIGRATOR.run(&pool).await.map_err(Error::backend)?;
+            MIGRATOR.run(&pool).await.map_err(migration_error)?;
         }
         Ok(PostgresStore {
             pool,
@@ -185,6 +202,37 @@ impl PostgresStoreBuilder {
             schema: self.schema.into(),
             limits: self.limits,
         })
+    }
+}
+
+/// Refuses limits that would let input reach PostgreSQL which its indexes
+/// cannot hold, so such input is refused by `Limits::check_appends` as
+/// [`Error::InvalidInput`] instead of failing in the database.
+fn check_limits(limits: &Limits) -> Result<()> {
+    let max = PostgresStoreBuilder::MAX_STREAM_ID_LEN;
+    if limits.max_stream_id_len > max {
+        return Err(Error::Configuration(format!(
+            "`max_stream_id_len` is {} bytes, more than PostgreSQL can index: \
+             stream ids are keys of the (stream_id, version) unique index; \
+             use at most {max}",
+            limits.max_stream_id_len
+        )));
+    }
+    Ok(())
+}
+
+/// A failed migration is a backend error, unless the server could not be
+/// reached while running it.
+fn migration_error(err: sqlx::migrate::MigrateError) -> Error {
+    use sqlx::migrate::MigrateError;
+    let unavailable = matches!(
+        &err,
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) if is_unavailable(e)
+    );
+    if unavailable {
+        Error::Unavailable(Box::new(err))
+    } else {
+        Error::backend(err)
     }
 }
 
@@ -225,6 +273,23 @@ mod tests {
             &"a".repeat(64),
         ] {
             assert!(check_schema_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stream_ids_must_fit_the_index() {
+        let with = |max_stream_id_len| Limits {
+            max_stream_id_len,
+            ..Limits::default()
+        };
+        let max = PostgresStoreBuilder::MAX_STREAM_ID_LEN;
+        assert!(check_limits(&Limits::default()).is_ok());
+        assert!(check_limits(&with(max)).is_ok());
+        match check_limits(&with(max + 1)) {
+            Err(Error::Configuration(message)) => {
+                assert!(message.contains(&max.to_string()), "{message}")
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
         }
     }
 }

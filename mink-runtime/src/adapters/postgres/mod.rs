@@ -196,7 +196,7 @@ impl PostgresStore {
         self.limits.check_appends(&appends)?;
         let encoded = EncodedAppend::new(&appends)?;
         for _ in 0..MAX_APPEND_ATTEMPTS {
-            let tx = self.pool.begin().await.map_err(Error::backend)?;
+            let tx = self.pool.begin().await.map_err(map_error)?;
             let mut unit = PostgresTransaction::new(tx, Arc::clone(&self.statements));
             match append::run_once(unit.connection(), &self.statements, &appends, &encoded).await {
                 Attempt::Done(Ok(result)) => {
@@ -243,7 +243,7 @@ impl EventStore for PostgresStore {
         self.limits.check_appends(&appends)?;
         let encoded = EncodedAppend::new(&appends)?;
         for _ in 0..MAX_APPEND_ATTEMPTS {
-            let mut conn = self.pool.acquire().await.map_err(Error::backend)?;
+            let mut conn = self.pool.acquire().await.map_err(map_error)?;
             match append::run_once(&mut conn, &self.statements, &appends, &encoded).await {
                 Attempt::Done(result) => return result,
                 Attempt::DuplicateEventId => return Err(self.duplicate_event_id(&encoded).await),

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::errors::map_error;
 use super::{SqliteStore, SqliteTransaction, sql};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::rules::sql_i64;
 use crate::store::{Claim, IdempotencyStore, StoreTransaction};
 
@@ -37,7 +38,7 @@ impl IdempotencyStore for SqliteIdempotencyStore {
             .bind(ms(lease))
             .fetch_optional(writer)
             .await
-            .map_err(Error::backend)?;
+            .map_err(map_error)?;
         if claimed.is_some() {
             return Ok(Claim::Started);
         }
@@ -45,7 +46,7 @@ impl IdempotencyStore for SqliteIdempotencyStore {
             .bind(key)
             .fetch_optional(writer)
             .await
-            .map_err(Error::backend)?;
+            .map_err(map_error)?;
         Ok(match result.flatten() {
             Some(bytes) => Claim::Completed(bytes),
             None => Claim::InProgress,
@@ -59,7 +60,7 @@ impl IdempotencyStore for SqliteIdempotencyStore {
             .bind(ms(ttl))
             .execute(&self.store.writer)
             .await
-            .map_err(Error::backend)?;
+            .map_err(map_error)?;
         Ok(())
     }
 
@@ -82,7 +83,7 @@ impl IdempotencyStore for SqliteIdempotencyStore {
             .bind(ms(ttl))
             .execute(tx.connection())
             .await
-            .map_err(Error::backend)?;
+            .map_err(map_error)?;
         Ok(true)
     }
 
@@ -91,7 +92,7 @@ impl IdempotencyStore for SqliteIdempotencyStore {
             .bind(key)
             .execute(&self.store.writer)
             .await
-            .map_err(Error::backend)?;
+            .map_err(map_error)?;
         Ok(())
     }
 }

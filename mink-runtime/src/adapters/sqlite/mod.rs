@@ -26,6 +26,7 @@
 //! Reads use a separate pool of connections; in WAL mode they never block
 //! the writer and always see every committed append.
 
+mod errors;
 mod idempotency;
 mod options;
 mod rows;
@@ -273,7 +274,7 @@ impl SqliteStore {
                     tracing::debug!(retries, "SQLite file busy; retrying the append");
                     tokio::time::sleep(Duration::from_millis(10 << retries)).await;
                 }
-                Err(e) => return Err(Error::backend(e)),
+                Err(e) => return Err(errors::map_error(e)),
             }
         }
     }

@@ -4,8 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Limits;
+
+/// The most bytes SQLite keeps in one string, blob or row
+/// (`SQLITE_MAX_LENGTH` of the bundled library).
+const SQLITE_MAX_LENGTH: usize = 1_000_000_000;
+
+/// Room in a row for what [`Limits`] does not bound: the event id,
+/// versions, timestamp and the record's header.
+const ROW_OVERHEAD: usize = 1024;
 
 /// Settings for opening a [`SqliteStore`](super::SqliteStore).
 ///
@@ -81,14 +89,77 @@ impl SqliteStoreOptions {
         self
     }
 
-    /// The bounds appends are checked against before anything is written.
+    /// The bounds appends are checked against before anything is written
+    /// (default [`Limits::default`]).
+    ///
+    /// SQLite sets no size on index keys (long ones spill to overflow
+    /// pages), so stream ids and event types are bounded only by the row:
+    /// [`open`](Self::open) refuses limits under which one event's stream
+    /// id, event type, payload and metadata could exceed the 1,000,000,000
+    /// bytes SQLite keeps in a row.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
     /// Opens the store, creating the file and the schema when missing.
+    ///
+    /// Fails with [`Error::Configuration`] for limits an event could not
+    /// fit a row under (see [`limits`](Self::limits)) or no reader.
     pub async fn open(self) -> Result<super::SqliteStore> {
+        check_limits(&self.limits)?;
         super::SqliteStore::open_with(self).await
+    }
+}
+
+/// Refuses limits under which an event might not fit one SQLite row, so
+/// such an event is refused by `Limits::check_appends` as
+/// [`Error::InvalidInput`] instead of failing in SQLite.
+fn check_limits(limits: &Limits) -> Result<()> {
+    let row = [
+        limits.max_stream_id_len,
+        limits.max_event_type_len,
+        limits.max_event_size,
+        limits.max_metadata_size,
+    ]
+    .into_iter()
+    .fold(ROW_OVERHEAD, usize::saturating_add);
+    if row > SQLITE_MAX_LENGTH {
+        return Err(Error::Configuration(format!(
+            "the limits allow an event of {row} bytes (stream id, event type, payload, \
+             metadata and {ROW_OVERHEAD} bytes of other columns), more than the \
+             {SQLITE_MAX_LENGTH} SQLite keeps in one row; lower `max_event_size` or \
+             `max_metadata_size`"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_must_fit_a_row() {
+        let with = |max_event_size| Limits {
+            max_event_size,
+            ..Limits::default()
+        };
+        assert!(check_limits(&Limits::default()).is_ok());
+        let d = Limits::default();
+        let room = SQLITE_MAX_LENGTH
+            - ROW_OVERHEAD
+            - d.max_stream_id_len
+            - d.max_event_type_len
+            - d.max_metadata_size;
+        assert!(check_limits(&with(room)).is_ok());
+        for too_big in [room + 1, usize::MAX] {
+            match check_limits(&with(too_big)) {
+                Err(Error::Configuration(message)) => {
+                    assert!(message.contains("1000000000"), "{message}")
+                }
+                other => panic!("expected a configuration error, got {other:?}"),
+            }
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! Input this store keeps apart or refuses: JSON payloads go to jsonb and
 //! others to bytes, an event id is stored once, and limits set on the
-//! builder are enforced.
+//! builder are enforced, within what the schema can index.
 
-use mink::{Error, EventStore, ExpectedVersion, Limits, NewEvent};
+use mink::adapters::postgres::{PostgresStore, PostgresStoreBuilder};
+use mink::{Error, EventMetadata, EventStore, ExpectedVersion, Limits, NewEvent};
+use rand::Rng;
 use serde_json::json;
 
-use super::support::{event, test_store, test_store_with};
+use super::support::{event, fresh_schema, server_url, test_store, test_store_with};
 
 /// JSON payloads are stored as jsonb, readable with psql; anything else
 /// (not JSON, empty, not UTF-8, or JSON that jsonb cannot hold) is kept
@@ -113,4 +115,98 @@ async fn configured_limits_are_enforced() {
         other => panic!("expected the payload to be refused, got {other:?}"),
     }
     assert_eq!(store.limits(), limits);
+}
+
+/// Stream ids up to the longest the `(stream_id, version)` index can hold
+/// are stored; a store with a longer limit is refused when it is built, so a
+/// longer id is refused as invalid input before PostgreSQL sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_ids_are_bounded_by_what_the_index_holds() {
+    let max = PostgresStoreBuilder::MAX_STREAM_ID_LEN;
+    let limits = Limits {
+        max_stream_id_len: max,
+        ..Limits::default()
+    };
+    let Some(store) = test_store_with(limits).await else {
+        return;
+    };
+    // Random text, so PostgreSQL cannot compress the index entry.
+    let random_id = |len: usize| -> String {
+        rand::rng()
+            .sample_iter(rand::distr::Alphanumeric)
+            .take(len)
+            .map(char::from)
+            .collect()
+    };
+    let longest = random_id(max);
+    store
+        .append_to_stream(&longest, ExpectedVersion::NoStream, vec![event("Long", 1)])
+        .await
+        .expect("the longest stream id is stored");
+    assert_eq!(
+        store
+            .read_stream_forward(&longest, 1, 1)
+            .await
+            .expect("read")
+            .len(),
+        1
+    );
+    match store
+        .append_to_stream(
+            &random_id(max + 1),
+            ExpectedVersion::Any,
+            vec![event("Long", 2)],
+        )
+        .await
+    {
+        Err(Error::InvalidInput {
+            field: "stream_id", ..
+        }) => {}
+        other => panic!("expected the stream id to be refused, got {other:?}"),
+    }
+
+    let url = server_url().expect("set, since the store above was built");
+    let raised = Limits {
+        max_stream_id_len: 10_000,
+        ..Limits::default()
+    };
+    match PostgresStore::builder(url)
+        .schema(fresh_schema())
+        .limits(raised)
+        .build()
+        .await
+    {
+        Err(Error::Configuration(message)) => {
+            assert!(message.contains(&max.to_string()), "{message}")
+        }
+        other => panic!("expected the limits to be refused, got {other:?}"),
+    }
+}
+
+/// Metadata beyond the limits is refused before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_metadata_is_refused() {
+    let Some(store) = test_store().await else {
+        return;
+    };
+    let limits = store.limits();
+    let mut huge_value = event("Traced", 1);
+    huge_value.metadata =
+        EventMetadata::default().with_custom("trace", "x".repeat(limits.max_metadata_size + 1));
+    let mut many_entries = event("Traced", 2);
+    many_entries.metadata.custom = (0..=limits.max_metadata_entries)
+        .map(|i| (format!("k{i}"), String::new()))
+        .collect();
+    for e in [huge_value, many_entries] {
+        match store
+            .append_to_stream("traced-1", ExpectedVersion::Any, vec![e])
+            .await
+        {
+            Err(Error::InvalidInput {
+                field: "metadata", ..
+            }) => {}
+            other => panic!("expected the metadata to be refused, got {other:?}"),
+        }
+    }
+    assert_eq!(store.stream_info("traced-1").await.expect("info"), None);
 }

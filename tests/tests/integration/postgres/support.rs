@@ -1,9 +1,11 @@
 //! What the PostgreSQL tests share: the skip check (`skipped: …` when
 //! `MINK_TEST_POSTGRES_URL` is not set), the gate that lets one test at a
-//! time work on the shared server, stores on fresh schemas, and helpers that
-//! follow the global log.
+//! time work on the shared server, stores on fresh schemas, helpers that
+//! follow the global log, and throwaway clusters to stop and restart.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -202,6 +204,170 @@ pub(crate) async fn test_store_with(limits: Limits) -> Option<TestStore> {
 
 pub(crate) async fn test_store() -> Option<TestStore> {
     test_store_with(Limits::default()).await
+}
+
+// ---------------------------------------------------------------------------
+// Throwaway clusters
+
+/// A throwaway PostgreSQL cluster made with `initdb` on a free port, for
+/// tests that stop or kill the server (the shared server is never
+/// touched). Stopped and removed when dropped (also when the test fails).
+pub(super) struct Cluster {
+    root: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    pub(super) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Runs a server binary, as the `postgres` OS user when we are root
+    /// (PostgreSQL refuses to run as root).
+    fn run(&self, program: &str, args: &[&str]) -> bool {
+        let program = self.bin.join(program);
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command.status().is_ok_and(|s| s.success())
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> bool {
+        let data = self.data();
+        let data = data.to_str().expect("a UTF-8 temp path");
+        let mut all = vec!["-D", data, "-w", "-t", "60"];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all)
+    }
+
+    /// Makes and starts a cluster, or `None` (with a skip line) when the
+    /// server binaries are not installed.
+    pub(super) fn start() -> Option<Cluster> {
+        let Some(bin) = server_bin_dir() else {
+            println!("skipped: no PostgreSQL server binaries (initdb) found");
+            return None;
+        };
+        let as_postgres = is_root();
+        let root =
+            std::env::temp_dir().join(format!("mink-pg-restart-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&root).expect("make the cluster dir");
+        let port = free_port();
+        let cluster = Cluster {
+            root,
+            bin,
+            port,
+            as_postgres,
+        };
+        if as_postgres {
+            let chowned = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&cluster.root)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(chowned, "chown the cluster dir to postgres");
+        }
+        let data = cluster.data();
+        let data = data.to_str().expect("a UTF-8 temp path");
+        assert!(
+            cluster.run(
+                "initdb",
+                &[
+                    "-D",
+                    data,
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync"
+                ]
+            ),
+            "initdb failed"
+        );
+        cluster.start_again();
+        Some(cluster)
+    }
+
+    /// Starts the server of a made cluster, on its port; waits until it
+    /// accepts connections.
+    pub(super) fn start_again(&self) {
+        let root = self.root.to_str().expect("a UTF-8 temp path");
+        let server_options = format!("-p {} -c listen_addresses=127.0.0.1 -k {root}", self.port);
+        let log = format!("{root}/server.log");
+        assert!(
+            self.pg_ctl(&["-o", &server_options, "-l", &log, "start"]),
+            "pg_ctl start failed"
+        );
+    }
+
+    /// Stops the server the way an operator does (`pg_ctl stop`, fast
+    /// mode: sessions are ended, nothing is lost); waits until it is down.
+    pub(super) fn stop(&self) {
+        assert!(self.pg_ctl(&["-m", "fast", "stop"]), "pg_ctl stop failed");
+    }
+
+    /// Kills the server without a clean shutdown and starts it again: crash
+    /// recovery, every connection gone.
+    pub(super) fn crash_and_restart(&self) {
+        assert!(
+            self.pg_ctl(&["-m", "immediate", "restart"]),
+            "pg_ctl restart failed"
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.pg_ctl(&["-m", "immediate", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn server_bin_dir() -> Option<PathBuf> {
+    let has_initdb = |dir: &Path| dir.join("initdb").is_file();
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if has_initdb(&dir) {
+            return Some(dir);
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|d| has_initdb(d))
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
 }
 
 // ---------------------------------------------------------------------------
