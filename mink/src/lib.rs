@@ -130,6 +130,11 @@ pub mod __private {
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+/// The operations guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide/operations.md")]
+pub struct GuideOperations;
+
 /// The command bus guide's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/guide/command-bus.md")]

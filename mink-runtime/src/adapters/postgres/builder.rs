@@ -52,6 +52,7 @@ pub struct PostgresStoreBuilder {
     max_lifetime: Option<Duration>,
     limits: Limits,
     run_migrations: bool,
+    repair_restored_log: bool,
 }
 
 impl PostgresStoreBuilder {
@@ -78,6 +79,7 @@ impl PostgresStoreBuilder {
             max_lifetime: Some(Duration::from_secs(1800)),
             limits: Limits::default(),
             run_migrations: true,
+            repair_restored_log: false,
         }
     }
 
@@ -150,11 +152,22 @@ impl PostgresStoreBuilder {
         self
     }
 
+    /// Whether [`build`](Self::build) repairs a log restored from another
+    /// cluster (see [`PostgresStore::repair_restored_log`]) instead of
+    /// refusing to open it. Default: off, so the repair, which renumbers
+    /// positions, is a decision someone made.
+    pub fn repair_restored_log(mut self, repair: bool) -> Self {
+        self.repair_restored_log = repair;
+        self
+    }
+
     /// Opens the pool, migrates when asked to, and returns the store.
     ///
     /// Fails with [`Error::Configuration`] for a malformed URL or schema
     /// name or limits beyond what the schema can index,
-    /// [`Error::Unavailable`] when no connection could be had within
+    /// [`Error::Configuration`] when the events table was restored from
+    /// another cluster and [`repair_restored_log`](Self::repair_restored_log)
+    /// is off, [`Error::Unavailable`] when no connection could be had within
     /// [`acquire_timeout`](Self::acquire_timeout), and [`Error::Backend`]
     /// when the database refuses the connection or a migration fails.
     pub async fn build(self) -> Result<PostgresStore> {
@@ -196,12 +209,31 @@ impl PostgresStoreBuilder {
             }
             MIGRATOR.run(&pool).await.map_err(migration_error)?;
         }
-        Ok(PostgresStore {
+        let store = PostgresStore {
             pool,
             statements: Arc::new(Statements::new(&self.schema)),
             schema: self.schema.into(),
             limits: self.limits,
-        })
+        };
+        if store.holds_foreign_transaction_ids().await? {
+            if !self.repair_restored_log {
+                return Err(Error::Configuration(format!(
+                    "the events in schema `{}` carry transaction ids this PostgreSQL cluster has \
+                     not reached: they were restored from another cluster, and readers of the log \
+                     would see none of them. Repair the log once (it renumbers positions; rebuild \
+                     subscriptions afterwards) with `PostgresStore::builder(url).repair_restored_log(true)` \
+                     or `PostgresStore::repair_restored_log`",
+                    store.schema
+                )));
+            }
+            let repaired = store.repair_restored_log().await?;
+            tracing::warn!(
+                events = repaired.events,
+                schema = %store.schema,
+                "repaired an event log restored from another cluster; rebuild subscriptions"
+            );
+        }
+        Ok(store)
     }
 }
 

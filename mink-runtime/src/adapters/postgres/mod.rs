@@ -44,6 +44,7 @@
 mod append;
 mod builder;
 mod idempotency;
+mod restore;
 mod rows;
 mod sql;
 mod transaction;
@@ -66,6 +67,7 @@ use sql::Statements;
 
 pub use builder::{DEFAULT_SCHEMA, PostgresStoreBuilder};
 pub use idempotency::PostgresIdempotencyStore;
+pub use restore::{ClusterIdentity, LogRepair};
 pub use transaction::PostgresTransaction;
 
 /// The sqlx this store is built with, so callers can use [`PostgresStore::pool`]

@@ -285,7 +285,9 @@ impl IdempotencyStore for ResultStepFails {
         self.0.claim(key, lease).await
     }
     async fn complete(&self, _key: &str, _result: &[u8], _ttl: Duration) -> mink::Result<()> {
-        Err(mink::Error::backend("connection lost while storing the result"))
+        Err(mink::Error::backend(
+            "connection lost while storing the result",
+        ))
     }
     async fn complete_in(
         &self,

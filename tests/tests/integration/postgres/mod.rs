@@ -25,6 +25,7 @@ mod conformance;
 mod input;
 mod ordering;
 mod restart;
+mod restore;
 mod schema;
 pub(crate) mod support;
 mod unavailable;

@@ -228,6 +228,12 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The path of one of the cluster's client or server programs
+    /// (`pg_dump`, `psql`, …), of the same version as its server.
+    pub(super) fn program(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
     /// Runs a server binary, as the `postgres` OS user when we are root
     /// (PostgreSQL refuses to run as root).
     fn run(&self, program: &str, args: &[&str]) -> bool {
