@@ -93,6 +93,7 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// Appends of this store take turns here rather than in SQLite's lock.
     write_turn: Arc<Mutex<()>>,
+    acquire_timeout: Duration,
     limits: Limits,
 }
 
@@ -117,6 +118,7 @@ impl SqliteStore {
     /// Opens a store as `options` describe, creating the file and running
     /// the migrations when needed.
     pub async fn open_with(options: SqliteStoreOptions) -> Result<Self> {
+        options::check_limits(&options.limits)?;
         if options.max_readers == 0 {
             return Err(Error::Configuration(
                 "a SQLite store needs at least one reader connection; \
@@ -133,19 +135,22 @@ impl SqliteStore {
                     .journal_mode(SqliteJournalMode::Wal);
                 // The writer connects first: it switches the file to WAL and
                 // creates the schema before any reader looks at it.
-                let writer = single_connection_pool(connect.clone()).await?;
+                let writer =
+                    single_connection_pool(connect.clone(), options.acquire_timeout).await?;
                 MIGRATOR.run(&writer).await.map_err(Error::backend)?;
                 let readers = SqlitePoolOptions::new()
                     .max_connections(options.max_readers)
+                    .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect)
                     .await
-                    .map_err(Error::backend)?;
+                    .map_err(errors::map_error)?;
                 (writer, readers)
             }
             Location::Memory => {
                 // Every connection to `:memory:` is its own database, so one
                 // connection serves both sides and must never be recycled.
-                let pool = single_connection_pool(connect.in_memory(true)).await?;
+                let pool = single_connection_pool(connect.in_memory(true), options.acquire_timeout)
+                    .await?;
                 MIGRATOR.run(&pool).await.map_err(Error::backend)?;
                 (pool.clone(), pool)
             }
@@ -154,6 +159,7 @@ impl SqliteStore {
             writer,
             readers,
             write_turn: Arc::new(Mutex::new(())),
+            acquire_timeout: options.acquire_timeout,
             limits: options.limits,
         })
     }
@@ -263,7 +269,19 @@ impl SqliteStore {
     ) -> Result<AppendResult> {
         self.limits.check_appends(&appends)?;
         let prepared = prepare(&appends)?;
-        let _turn = self.write_turn.lock().await;
+        // Bounded like a connection: a queue that does not move within the
+        // wait means the store cannot take more now.
+        let _turn = tokio::time::timeout(self.acquire_timeout, self.write_turn.lock())
+            .await
+            .map_err(|_| {
+                Error::Unavailable(
+                    format!(
+                        "no turn to write within {:?}: appends ahead of this one are still running",
+                        self.acquire_timeout
+                    )
+                    .into(),
+                )
+            })?;
         let created_at = rows::timestamp_text(Utc::now());
         let mut retries = 0;
         loop {
@@ -312,15 +330,19 @@ async fn stored_event_id(
 }
 
 /// A pool of exactly one connection that lives as long as the store.
-async fn single_connection_pool(connect: SqliteConnectOptions) -> Result<SqlitePool> {
+async fn single_connection_pool(
+    connect: SqliteConnectOptions,
+    acquire_timeout: Duration,
+) -> Result<SqlitePool> {
     SqlitePoolOptions::new()
+        .acquire_timeout(acquire_timeout)
         .max_connections(1)
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
         .connect_with(connect)
         .await
-        .map_err(Error::backend)
+        .map_err(errors::map_error)
 }
 
 /// The version of `stream_id` inside the append transaction.
@@ -432,7 +454,7 @@ impl EventStore for SqliteStore {
             .bind(sql_i64(limit))
             .fetch_all(&self.readers)
             .await
-            .map_err(Error::backend)?;
+            .map_err(errors::map_error)?;
         rows::decode_stream(&rows, from_version)
     }
 
@@ -446,7 +468,7 @@ impl EventStore for SqliteStore {
             .bind(sql_i64(request.limit))
             .fetch_all(&self.readers)
             .await
-            .map_err(Error::backend)?;
+            .map_err(errors::map_error)?;
         rows::decode_page(&rows)
     }
 
@@ -456,7 +478,7 @@ impl EventStore for SqliteStore {
             .bind(stream_id)
             .fetch_optional(&self.readers)
             .await
-            .map_err(Error::backend)?;
+            .map_err(errors::map_error)?;
         row.map(|row| rows::decode_stream_info(&row, stream_id))
             .transpose()
     }
@@ -465,7 +487,7 @@ impl EventStore for SqliteStore {
         let head: i64 = sqlx::query_scalar(sql::HEAD_POSITION)
             .fetch_one(&self.readers)
             .await
-            .map_err(Error::backend)?;
+            .map_err(errors::map_error)?;
         // Rows at positions below 1 (written by hand) are outside the log:
         // reads after `Position::START` never reach them.
         Ok(Position::sequential(u64::try_from(head).unwrap_or(0)))

@@ -35,6 +35,7 @@ pub struct SqliteStoreOptions {
     pub(super) location: Location,
     pub(super) max_readers: u32,
     pub(super) busy_timeout: Duration,
+    pub(super) acquire_timeout: Duration,
     pub(super) limits: Limits,
 }
 
@@ -54,6 +55,9 @@ impl SqliteStoreOptions {
     /// Default wait for a lock held by another process.
     const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+    /// Default wait for a turn or a connection.
+    const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
     /// A store in the file at `path` (created when missing).
     pub fn file(path: impl AsRef<Path>) -> Self {
         SqliteStoreOptions::at(Location::File(path.as_ref().to_path_buf()))
@@ -70,6 +74,7 @@ impl SqliteStoreOptions {
             location,
             max_readers: Self::DEFAULT_MAX_READERS,
             busy_timeout: Self::DEFAULT_BUSY_TIMEOUT,
+            acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
             limits: Limits::default(),
         }
     }
@@ -78,6 +83,14 @@ impl SqliteStoreOptions {
     /// through one separate connection. Ignored for in-memory stores.
     pub fn max_readers(mut self, readers: u32) -> Self {
         self.max_readers = readers;
+        self
+    }
+
+    /// How long a call waits for its turn (appends queue for the one writer
+    /// connection) or for a reader connection before it fails with
+    /// [`Error::Unavailable`](crate::Error::Unavailable) (default 5 s).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
         self
     }
 
@@ -107,7 +120,6 @@ impl SqliteStoreOptions {
     /// Fails with [`Error::Configuration`] for limits an event could not
     /// fit a row under (see [`limits`](Self::limits)) or no reader.
     pub async fn open(self) -> Result<super::SqliteStore> {
-        check_limits(&self.limits)?;
         super::SqliteStore::open_with(self).await
     }
 }
@@ -115,7 +127,7 @@ impl SqliteStoreOptions {
 /// Refuses limits under which an event might not fit one SQLite row, so
 /// such an event is refused by `Limits::check_appends` as
 /// [`Error::InvalidInput`] instead of failing in SQLite.
-fn check_limits(limits: &Limits) -> Result<()> {
+pub(super) fn check_limits(limits: &Limits) -> Result<()> {
     let row = [
         limits.max_stream_id_len,
         limits.max_event_type_len,

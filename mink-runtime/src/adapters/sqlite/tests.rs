@@ -181,3 +181,58 @@ async fn zero_readers_is_a_configuration_error() {
         .unwrap_err();
     assert!(matches!(err, Error::Configuration(_)), "{err:?}");
 }
+
+/// Holds the writer for a while inside the append transaction.
+struct SlowWork(Duration);
+
+impl UnitOfWork for SlowWork {
+    fn run<'a>(
+        &'a self,
+        _tx: &'a mut dyn crate::store::StoreTransaction,
+        _written: &'a AppendResult,
+    ) -> crate::store::WorkFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            Ok(())
+        })
+    }
+}
+
+/// An append that cannot get its turn within the wait fails as
+/// unavailable, writing nothing; the one holding the turn lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_the_writer_is_bounded() {
+    let db = TempDb::new();
+    let store = SqliteStore::options(&db.0)
+        .acquire_timeout(Duration::from_millis(50))
+        .open()
+        .await
+        .unwrap();
+    let holder = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .append_with(
+                    vec![StreamAppend::new(
+                        "held",
+                        ExpectedVersion::NoStream,
+                        vec![json_event("E", "{}")],
+                    )],
+                    &SlowWork(Duration::from_millis(500)),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let refused = store
+        .append_to_stream(
+            "queued",
+            ExpectedVersion::NoStream,
+            vec![json_event("E", "{}")],
+        )
+        .await;
+    assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
+    holder.await.unwrap().expect("the holder lands");
+    assert!(store.stream_info("queued").await.unwrap().is_none());
+    assert!(store.stream_info("held").await.unwrap().is_some());
+}
