@@ -139,6 +139,13 @@ impl PostgresStore {
     /// no longer holds, or else on the first stream of the call; roll back
     /// and run the whole transaction again.
     ///
+    /// Append before the transaction's other writes (or lock the events
+    /// table first, `LOCK TABLE <schema>.events IN ROW EXCLUSIVE MODE`):
+    /// readers of the log do not wait for transactions that hold no lock on
+    /// the table, so a transaction that got its id writing elsewhere is
+    /// refused here with [`Error::InvalidInput`] (`field: "transaction"`),
+    /// writing nothing (docs/adr/004-global-ordering.md).
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -162,6 +169,23 @@ impl PostgresStore {
     ) -> Result<AppendResult> {
         self.limits.check_appends(&appends)?;
         let encoded = EncodedAppend::new(&appends)?;
+        let wrote_first: bool = sqlx::query_scalar(AssertSqlSafe(Arc::clone(
+            &self.statements.transaction_writes_first,
+        )))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(map_error)?;
+        if wrote_first {
+            return Err(Error::invalid(
+                "transaction",
+                format!(
+                    "it wrote before it appended, so readers of the log may already be past \
+                     its transaction id: append first, or run `LOCK TABLE {}.events IN ROW \
+                     EXCLUSIVE MODE` before the transaction's first write",
+                    self.schema
+                ),
+            ));
+        }
         match append::run_once(conn, &self.statements, &appends, &encoded).await {
             Attempt::Done(result) => result,
             Attempt::DuplicateEventId => Err(self.duplicate_event_id(&encoded).await),

@@ -11,30 +11,39 @@ use std::sync::Arc;
 const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text AS commit, \
      position, event_type, schema_version, payload::text, metadata, created_at, payload_bytes";
 
-/// Only rows of transactions older than every running one are readable in the
-/// global log: their set can no longer grow (docs/adr/004-global-ordering.md).
+/// Only rows of transactions older than every running *writer* are readable
+/// in the global log: their set can no longer grow
+/// (docs/adr/004-global-ordering.md).
 ///
-/// "Every running one" leaves out transactions known to run in another
-/// database: they cannot add rows to this table, so a long transaction
-/// elsewhere on the server does not hold readers back. A running
-/// transaction is left out only when a session of another database
-/// (`pg_stat_activity`) or a prepared transaction of another database
-/// (`pg_prepared_xacts`) shows its id; when that cannot be seen (a role
-/// without `pg_read_all_stats` sees no other user's ids), it is waited for.
-/// On a hot standby, where the snapshot lists no running transactions, the
-/// horizon is the cluster-wide `pg_snapshot_xmin`, which never skips.
-const VISIBLE: &str = "transaction_id < (SELECT CASE \
+/// A running transaction is left out of "every running writer" only when
+/// the lock manager shows it alive and holding no lock on this table. Every
+/// append takes its lock on the table before its transaction gets an id
+/// (the append statement locks the table before it writes, and
+/// `append_to_streams_in` refuses a transaction that got its id elsewhere
+/// first), so such a transaction cannot add rows with that id later.
+/// Transactions on other tables or in other databases then do not hold
+/// readers back. `pg_locks` is read once (one consistent view of the lock
+/// manager); a running id it does not show alive, and a prepared
+/// transaction, is waited for. On a hot standby, where the snapshot lists
+/// no running transactions, the horizon is the cluster-wide
+/// `pg_snapshot_xmin`, which never skips.
+fn visible(events: &str) -> String {
+    format!(
+        "transaction_id < (WITH l AS MATERIALIZED \
+             (SELECT locktype, relation, transactionid, virtualtransaction, pid FROM pg_locks) \
+         SELECT CASE \
          WHEN pg_is_in_recovery() THEN pg_snapshot_xmin(h.snap) \
          ELSE COALESCE((SELECT min(x) FROM pg_snapshot_xip(h.snap) AS x \
-             WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
-                 WHERE a.backend_xid IS NOT NULL \
-                   AND a.datname IS DISTINCT FROM current_database() \
-                   AND a.backend_xid::text::bigint = x::text::bigint % 4294967296) \
-               AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p \
-                 WHERE p.database <> current_database() \
-                   AND p.transaction::text::bigint = x::text::bigint % 4294967296)), \
+             WHERE NOT EXISTS (SELECT 1 FROM l t \
+                 WHERE t.locktype = 'transactionid' AND t.pid IS NOT NULL \
+                   AND t.transactionid::text::bigint = x::text::bigint % 4294967296 \
+                   AND NOT EXISTS (SELECT 1 FROM l r \
+                       WHERE r.locktype = 'relation' AND r.relation = '{events}'::regclass \
+                         AND r.virtualtransaction = t.virtualtransaction))), \
              pg_snapshot_xmax(h.snap)) \
-         END FROM (SELECT pg_current_snapshot() AS snap) AS h)";
+         END FROM (SELECT pg_current_snapshot() AS snap) AS h)"
+    )
+}
 
 /// Every statement the store runs, built once per store.
 #[derive(Debug)]
@@ -50,6 +59,7 @@ pub(crate) struct Statements {
     pub(crate) key_result: Arc<str>,
     pub(crate) complete_key: Arc<str>,
     pub(crate) release_key: Arc<str>,
+    pub(crate) transaction_writes_first: Arc<str>,
 }
 
 impl Statements {
@@ -57,6 +67,7 @@ impl Statements {
     /// `builder::check_schema_name` (so it needs no quoting).
     pub(crate) fn new(schema: &str) -> Statements {
         let events = format!("{schema}.events");
+        let visible = visible(&events);
         let idempotency = format!("{schema}.idempotency");
         Statements {
             append: append(&events).into(),
@@ -76,7 +87,7 @@ impl Statements {
             .into(),
             read_all: format!(
                 "SELECT {EVENT_COLUMNS} FROM {events} \
-                 WHERE {VISIBLE} \
+                 WHERE {visible} \
                    AND (transaction_id, position) > ($1::text::xid8, $2::bigint) \
                    AND (cardinality($3::text[]) = 0 OR event_type = ANY($3::text[])) \
                    AND (cardinality($4::text[]) = 0 OR split_part(stream_id, '-', 1) = ANY($4::text[])) \
@@ -98,7 +109,7 @@ impl Statements {
             .into(),
             head_position: format!(
                 "SELECT transaction_id::text, position FROM {events} \
-                 WHERE {VISIBLE} ORDER BY transaction_id DESC, position DESC LIMIT 1"
+                 WHERE {visible} ORDER BY transaction_id DESC, position DESC LIMIT 1"
             )
             .into(),
             // Inserts a claim, or takes over an expired record; returns a
@@ -119,6 +130,14 @@ impl Statements {
             .into(),
             release_key: format!("DELETE FROM {idempotency} WHERE key = $1 AND result IS NULL")
                 .into(),
+            // Whether the caller's transaction got its id before it locked
+            // the events table (see `visible`).
+            transaction_writes_first: format!(
+                "SELECT pg_current_xact_id_if_assigned() IS NOT NULL AND NOT EXISTS \
+                 (SELECT 1 FROM pg_locks WHERE locktype = 'relation' \
+                    AND relation = '{events}'::regclass AND pid = pg_backend_pid())"
+            )
+            .into(),
         }
     }
 }

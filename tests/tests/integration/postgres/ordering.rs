@@ -258,12 +258,13 @@ async fn a_following_reader_sees_every_event_once_under_racing_writers() {
     assert_eq!(versions, (1..=shared.len() as u64).collect::<Vec<_>>());
 }
 
-/// A write transaction held open in *another database* of the same server
-/// cannot add rows to this store's table, so it does not hold readers of
-/// the log back: a new event is readable at once. A transaction held open
-/// in this store's own database still is waited for (it might be a writer).
+/// A write transaction held open elsewhere — in another database of the
+/// same server, or on another table of the store's own database — cannot
+/// add rows to this store's table, so it does not hold readers of the log
+/// back: a new event is readable at once. A transaction that holds the
+/// events table (an append not yet committed) still is waited for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transaction_in_another_database_does_not_hold_readers_back() {
+async fn transactions_on_other_tables_or_databases_do_not_hold_readers_back() {
     use mink::adapters::postgres::sqlx::{self, Connection};
 
     let Some(store) = test_store().await else {
@@ -294,11 +295,25 @@ async fn a_transaction_in_another_database_does_not_hold_readers_back() {
         .execute(&mut other)
         .await
         .expect("a table there");
-    let mut held = other.begin().await.expect("begin");
+    let mut elsewhere = other.begin().await.expect("begin");
     sqlx::query("INSERT INTO held VALUES (1)")
-        .execute(&mut *held)
+        .execute(&mut *elsewhere)
         .await
         .expect("a write that takes a transaction id");
+    let side_table = format!("{}.side_table", store.schema());
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {side_table} (n int)"
+    )))
+    .execute(store.pool())
+    .await
+    .expect("another table of this database");
+    let mut here = store.pool().begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {side_table} VALUES (1)"
+    )))
+    .execute(&mut *here)
+    .await
+    .expect("a write on another table, holding its id");
 
     let written = store
         .append_to_stream(
@@ -313,19 +328,40 @@ async fn a_transaction_in_another_database_does_not_hold_readers_back() {
     store
         .wait_until_visible(last, Duration::from_secs(3))
         .await
-        .expect("visible while the other database's transaction is open");
+        .expect("visible while the other transactions are open");
     println!(
-        "delivered in {:?} with a transaction open in another database",
+        "delivered in {:?} with transactions open on another table and in another database",
         started.elapsed()
     );
-    held.rollback().await.expect("rollback");
+    // The transaction that wrote another table first cannot append now.
+    let refused = store
+        .append_to_streams_in(
+            &mut here,
+            one("late-1", ExpectedVersion::NoStream, event("L", 3)),
+        )
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(mink::Error::InvalidInput {
+                field: "transaction",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    here.rollback().await.expect("rollback");
+    elsewhere.rollback().await.expect("rollback");
 
-    // The same in this database: waited for until it ends.
-    let mut tx = store.pool().begin().await.expect("begin");
-    sqlx::query("SELECT pg_current_xact_id()")
-        .execute(&mut *tx)
+    // An append not yet committed holds readers back until it ends.
+    let mut open = store.pool().begin().await.expect("begin");
+    store
+        .append_to_streams_in(
+            &mut open,
+            one("open-1", ExpectedVersion::NoStream, event("O", 4)),
+        )
         .await
-        .expect("take a transaction id");
+        .expect("append inside the open transaction");
     let written = store
         .append_to_stream("here-1", ExpectedVersion::NoStream, vec![event("E", 2)])
         .await
@@ -336,9 +372,9 @@ async fn a_transaction_in_another_database_does_not_hold_readers_back() {
             .wait_until_visible(last, Duration::from_millis(300))
             .await
             .is_err(),
-        "a transaction of this database holds readers back"
+        "an open append holds readers back"
     );
-    tx.rollback().await.expect("rollback");
+    open.rollback().await.expect("rollback");
     store
         .wait_until_visible(last, Duration::from_secs(10))
         .await

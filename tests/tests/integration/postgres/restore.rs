@@ -52,6 +52,13 @@ async fn a_log_restored_into_another_cluster_is_repaired_in_order() {
     // A transaction that takes its id first and appends last: its event
     // has the higher position but sorts first in the log.
     let mut early = source.pool().begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {}.events IN ROW EXCLUSIVE MODE",
+        source.schema()
+    )))
+    .execute(&mut *early)
+    .await
+    .expect("lock the table before taking an id");
     sqlx::query("SELECT pg_current_xact_id()")
         .execute(&mut *early)
         .await
