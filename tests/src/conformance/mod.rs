@@ -143,7 +143,7 @@ macro_rules! conformance_suite {
                 let ::core::option::Option::Some(harness) =
                     $crate::conformance::Harness::start($factory).await
                 else {
-                    ::std::println!("skipped: {} (store unavailable)", ::core::stringify!($case));
+                    $crate::skip(::core::concat!(::core::stringify!($case), " (store unavailable)"));
                     return;
                 };
                 $crate::conformance::$case(harness).await;

@@ -77,7 +77,7 @@ const APP_NAME: &str = "mink-idempotency-faults";
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn keyed_commands_run_once_while_connections_are_killed() {
     let Some(gated) = crate::postgres::support::test_store().await else {
-        println!("skipped: idempotency under killed connections (MINK_TEST_POSTGRES_URL not set)");
+        mink_tests::skip("idempotency under killed connections (MINK_TEST_POSTGRES_URL not set)");
         return;
     };
     let url = crate::postgres::support::server_url().expect("the gate saw a URL");

@@ -173,7 +173,7 @@ async fn sqlite_unit_of_work_rolls_back_with_the_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_unit_of_work_rolls_back_with_the_events() {
     let Some(pg) = crate::postgres::support::test_store().await else {
-        println!("skipped: unit of work on PostgreSQL (MINK_TEST_POSTGRES_URL not set)");
+        mink_tests::skip("unit of work on PostgreSQL (MINK_TEST_POSTGRES_URL not set)");
         return;
     };
     let table = format!("{}.tally_rows", pg.schema());

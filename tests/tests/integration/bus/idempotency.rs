@@ -50,7 +50,7 @@ where
         }
         _ => {
             let Some(pg) = crate::postgres::support::test_store().await else {
-                println!("skipped: idempotency on PostgreSQL (MINK_TEST_POSTGRES_URL not set)");
+                mink_tests::skip("idempotency on PostgreSQL (MINK_TEST_POSTGRES_URL not set)");
                 return;
             };
             let store = AnyStore::Postgres(pg.store.clone());

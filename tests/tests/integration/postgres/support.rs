@@ -29,7 +29,7 @@ pub(crate) fn server_url() -> Option<String> {
     match std::env::var(URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            println!("skipped: {URL_VAR} not set");
+            mink_tests::skip(&format!("{URL_VAR} not set"));
             None
         }
     }
@@ -265,7 +265,7 @@ impl Cluster {
     /// server binaries are not installed.
     pub(super) fn start() -> Option<Cluster> {
         let Some(bin) = server_bin_dir() else {
-            println!("skipped: no PostgreSQL server binaries (initdb) found");
+            mink_tests::skip("no PostgreSQL server binaries (initdb) found");
             return None;
         };
         let as_postgres = is_root();
