@@ -7,6 +7,7 @@ use futures::future::{BoxFuture, FutureExt};
 use tower::{Layer, Service, ServiceExt};
 
 use super::envelope::CommandEnvelope;
+use super::middleware::take_ready;
 use crate::command::{CommandError, CommandResult};
 
 /// Re-runs a command whose append lost a race
@@ -103,8 +104,7 @@ where
     fn call(&mut self, envelope: CommandEnvelope) -> Self::Future {
         // The ready clone serves the first attempt; later ones wait for
         // readiness themselves.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = take_ready(&mut self.inner);
         let config = self.config;
         async move {
             let mut attempt = 1;

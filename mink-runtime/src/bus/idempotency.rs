@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use tower::{Layer, Service};
 
 use super::envelope::CommandEnvelope;
+use super::middleware::take_ready;
 use crate::command::{CommandError, CommandResult, DispatchError, ResultRecord};
 use crate::error::Error;
 use crate::store::{Claim, IdempotencyStore};
@@ -204,9 +205,8 @@ where
         };
         let config = self.config.clone();
         // The ready service is kept for this call and used only once the key
-        // is claimed; `self` keeps a fresh clone.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // is claimed.
+        let mut inner = take_ready(&mut self.inner);
         async move {
             let store = &config.store;
             if let Some(result) = wait_for_claim(&config, &key).await? {

@@ -73,3 +73,11 @@ where
         self.middleware.handle(envelope, Next { call: &mut call })
     }
 }
+
+/// Takes the service `poll_ready` just readied, for a call that outlives
+/// `&mut self`, and leaves a fresh clone in its place (tower's rule: only
+/// the instance that was polled ready may be called).
+pub(crate) fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}

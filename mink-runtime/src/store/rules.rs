@@ -2,7 +2,9 @@
 //! spelling an expectation for SQL, and converting database integers.
 
 use crate::error::{Error, Result};
-use crate::event::ExpectedVersion;
+use serde::Deserialize;
+
+use crate::event::{EventMetadata, ExpectedVersion, RecordedEvent};
 
 /// Checks `expected` against a stream's `actual` version (0: no stream),
 /// returning the typed conflict when it does not hold.
@@ -61,8 +63,91 @@ pub fn sql_i64(value: impl TryInto<i64>) -> i64 {
     value.try_into().unwrap_or(i64::MAX)
 }
 
+/// Decodes a page of the global log, in order, up to the first row that
+/// cannot be decoded: the rows before it, so that the reader advances to
+/// just before it; or, when it is the first row, its
+/// [`Error::Undecodable`], so that the reader can report it and read on
+/// after it (docs/adr/011-undecodable-rows.md).
+pub fn decode_log_page<R>(
+    rows: &[R],
+    decode: impl Fn(&R) -> Result<RecordedEvent>,
+) -> Result<Vec<RecordedEvent>> {
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
+        match decode(row) {
+            Ok(event) => events.push(event),
+            Err(e) if events.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(events)
+}
+
+/// Decodes a page of one stream read from `from_version`: every row must
+/// decode, and each version must follow the one before it (the first is
+/// `from_version`). Otherwise [`Error::Undecodable`] names the first row
+/// out of place; a stream read has nothing to skip to.
+pub fn decode_stream_page<R>(
+    rows: &[R],
+    from_version: u64,
+    decode: impl Fn(&R) -> Result<RecordedEvent>,
+) -> Result<Vec<RecordedEvent>> {
+    let mut expected = from_version.max(1);
+    rows.iter()
+        .map(|row| {
+            let event = decode(row)?;
+            if event.version != expected {
+                return Err(Error::Undecodable {
+                    reason: format!(
+                        "version {} where version {expected} belongs: the stream's versions \
+                         do not follow each other",
+                        event.version
+                    ),
+                    stream: event.stream_id,
+                    version: event.version,
+                    position: event.position,
+                });
+            }
+            expected = expected.saturating_add(1);
+            Ok(event)
+        })
+        .collect()
+}
+
+/// The fields of [`EventMetadata`] as stored.
+const METADATA_FIELDS: [&str; 5] = [
+    "correlation_id",
+    "causation_id",
+    "user_id",
+    "tenant_id",
+    "custom",
+];
+
+/// Rebuilds metadata from its stored JSON: an object of the fields of
+/// [`EventMetadata`] only. serde would drop any other field without a
+/// word, so one makes the row undecodable rather than lose what it holds.
+/// The error is the reason to put in [`Error::Undecodable`].
+pub fn stored_metadata(value: serde_json::Value) -> std::result::Result<EventMetadata, String> {
+    let serde_json::Value::Object(fields) = &value else {
+        return Err(format!("metadata {value} is not a JSON object"));
+    };
+    if let Some(field) = fields
+        .keys()
+        .find(|field| !METADATA_FIELDS.contains(&field.as_str()))
+    {
+        return Err(format!(
+            "metadata field `{field}` is not one of {METADATA_FIELDS:?}"
+        ));
+    }
+    EventMetadata::deserialize(value).map_err(|e| format!("metadata: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -86,5 +171,43 @@ mod tests {
             check_expected("s", ExpectedVersion::Exact(2), 3),
             Err(Error::ConcurrencyConflict { actual: 3, .. })
         ));
+    }
+
+    #[test]
+    fn metadata_is_an_object_of_known_fields() {
+        let full = EventMetadata {
+            correlation_id: Some("c".into()),
+            causation_id: Some("k".into()),
+            user_id: Some("u".into()),
+            tenant_id: Some("t".into()),
+            custom: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
+        };
+        // Every field EventMetadata writes is one this module reads: a field
+        // added to it without being listed here fails this test.
+        let written = serde_json::to_value(&full).unwrap();
+        let names: Vec<&str> = written
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut known = METADATA_FIELDS.to_vec();
+        known.sort_unstable();
+        assert_eq!(names, known);
+        assert_eq!(stored_metadata(written).unwrap(), full);
+
+        for ok in [json!({}), json!({"custom": {}}), json!({"user_id": null})] {
+            assert!(stored_metadata(ok.clone()).is_ok(), "{ok}");
+        }
+        for bad in [
+            json!(null),
+            json!([1, 2, 3]),
+            json!(["c", "k", "u", "t", {}]),
+            json!("x"),
+            json!({"custom": {"k": 5}}),
+            json!({"source": "import"}),
+        ] {
+            assert!(stored_metadata(bad.clone()).is_err(), "{bad}");
+        }
     }
 }

@@ -57,7 +57,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
-use crate::store::rules::sql_i64;
+use crate::store::rules::{decode_log_page, decode_stream_page, sql_i64};
 use crate::store::{
     AppendResult, EventStore, Limits, ReadAll, StreamAppend, StreamInfo, UnitOfWork,
 };
@@ -307,7 +307,7 @@ impl EventStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_error)?;
-        rows::decode_stream(&rows, from_version)
+        decode_stream_page(&rows, from_version, rows::decode_event)
     }
 
     async fn read_all_forward(&self, request: ReadAll) -> Result<Vec<RecordedEvent>> {
@@ -326,7 +326,7 @@ impl EventStore for PostgresStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_error)?;
-        rows::decode_page(&rows)
+        decode_log_page(&rows, rows::decode_event)
     }
 
     async fn stream_info(&self, stream_id: &str) -> Result<Option<StreamInfo>> {

@@ -4,11 +4,10 @@
 //! panic: a row that cannot be decoded (a column written by hand with an
 //! unexpected shape or value) becomes [`Error::Undecodable`] naming its
 //! stream, version and position. What a read does with it is
-//! [`decode_page`]'s and [`decode_stream`]'s rule
+//! `store::rules::decode_log_page`'s and `decode_stream_page`'s rule
 //! (docs/adr/011-undecodable-rows.md).
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgRow, PgTypeInfo, PgValueFormat, PgValueRef, Postgres};
 use sqlx::types::Json;
@@ -16,8 +15,9 @@ use sqlx::{Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::event::{EventMetadata, Position, RecordedEvent};
+use crate::event::{Position, RecordedEvent};
 use crate::store::StreamInfo;
+use crate::store::rules::stored_metadata;
 
 /// The columns of `sql::EVENT_COLUMNS`, by index.
 mod column {
@@ -34,49 +34,6 @@ mod column {
     pub(super) const PAYLOAD_BYTES: usize = 10;
 }
 
-/// Decodes a page of the global log, in order, up to the first row that
-/// cannot be decoded: the rows before it, so that the reader advances to
-/// just before it; or, when it is the first row, [`Error::Undecodable`]
-/// naming it, so that the reader can report it and read on after it.
-pub(crate) fn decode_page(rows: &[PgRow]) -> Result<Vec<RecordedEvent>> {
-    let mut events = Vec::with_capacity(rows.len());
-    for row in rows {
-        match decode_event(row) {
-            Ok(event) => events.push(event),
-            Err(e) if events.is_empty() => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(events)
-}
-
-/// Decodes a page of one stream read from `from_version`: every row must
-/// decode, and each version must follow the one before it (the first is
-/// `from_version`). Otherwise [`Error::Undecodable`] names the first row
-/// out of place; a stream read has nothing to skip to.
-pub(crate) fn decode_stream(rows: &[PgRow], from_version: u64) -> Result<Vec<RecordedEvent>> {
-    let mut expected = from_version.max(1);
-    rows.iter()
-        .map(|row| {
-            let event = decode_event(row)?;
-            if event.version != expected {
-                return Err(Error::Undecodable {
-                    reason: format!(
-                        "version {} where version {expected} belongs: the stream's versions \
-                         do not follow each other",
-                        event.version
-                    ),
-                    stream: event.stream_id,
-                    version: event.version,
-                    position: event.position,
-                });
-            }
-            expected = expected.saturating_add(1);
-            Ok(event)
-        })
-        .collect()
-}
-
 /// Decodes a row selected with `sql::EVENT_COLUMNS`.
 ///
 /// A payload kept as bytes comes back exactly. A JSON payload comes back as
@@ -84,7 +41,7 @@ pub(crate) fn decode_stream(rows: &[PgRow], from_version: u64) -> Result<Vec<Rec
 /// tokens removed: equal as JSON to what was appended, numbers spelled as
 /// given, but not byte for byte (PostgreSQL drops insignificant whitespace
 /// and orders object keys).
-fn decode_event(row: &PgRow) -> Result<RecordedEvent> {
+pub(super) fn decode_event(row: &PgRow) -> Result<RecordedEvent> {
     // The row's place is read again only on failure, so that an error about
     // a row names it without slowing down rows that decode.
     decode_columns(row).map_err(|reason| RowPlace::of_event(row).undecodable(reason))
@@ -120,7 +77,7 @@ fn decode_columns(row: &PgRow) -> Result<RecordedEvent, String> {
         event_type,
         schema_version,
         payload,
-        metadata: metadata_from_json(metadata)?,
+        metadata: stored_metadata(metadata)?,
         timestamp: created_at.to_utc()?,
     })
 }
@@ -289,33 +246,6 @@ impl<'r> Decode<'r, Postgres> for StoredTimestamp {
     }
 }
 
-/// The fields of [`EventMetadata`] as stored.
-const METADATA_FIELDS: [&str; 5] = [
-    "correlation_id",
-    "causation_id",
-    "user_id",
-    "tenant_id",
-    "custom",
-];
-
-/// Rebuilds metadata from its stored JSON: an object of the fields of
-/// [`EventMetadata`] only. serde would drop any other field without a
-/// word, so one makes the row undecodable rather than lose what it holds.
-fn metadata_from_json(value: serde_json::Value) -> Result<EventMetadata, String> {
-    let serde_json::Value::Object(fields) = &value else {
-        return Err(format!("metadata {value} is not a JSON object"));
-    };
-    if let Some(field) = fields
-        .keys()
-        .find(|field| !METADATA_FIELDS.contains(&field.as_str()))
-    {
-        return Err(format!(
-            "metadata field `{field}` is not one of {METADATA_FIELDS:?}"
-        ));
-    }
-    EventMetadata::deserialize(value).map_err(|e| format!("metadata: {e}"))
-}
-
 /// `json` without whitespace outside strings. The input is PostgreSQL's
 /// rendering of a `jsonb` value, so it is valid JSON.
 fn compact_json(json: &str) -> Vec<u8> {
@@ -342,9 +272,6 @@ fn compact_json(json: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use serde_json::json;
 
     use super::*;
 
@@ -381,43 +308,5 @@ mod tests {
         // PostgreSQL's latest timestamptz, 294276-12-31, is past chrono's.
         let latest = 9_223_371_331_199_999_999_i64;
         assert!(at(latest).is_err());
-    }
-
-    #[test]
-    fn metadata_is_an_object_of_known_fields() {
-        let full = EventMetadata {
-            correlation_id: Some("c".into()),
-            causation_id: Some("k".into()),
-            user_id: Some("u".into()),
-            tenant_id: Some("t".into()),
-            custom: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
-        };
-        // Every field EventMetadata writes is one this module reads: a field
-        // added to it without being listed here fails this test.
-        let written = serde_json::to_value(&full).unwrap();
-        let names: Vec<&str> = written
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let mut known = METADATA_FIELDS.to_vec();
-        known.sort_unstable();
-        assert_eq!(names, known);
-        assert_eq!(metadata_from_json(written).unwrap(), full);
-
-        for ok in [json!({}), json!({"custom": {}}), json!({"user_id": null})] {
-            assert!(metadata_from_json(ok.clone()).is_ok(), "{ok}");
-        }
-        for bad in [
-            json!(null),
-            json!([1, 2, 3]),
-            json!(["c", "k", "u", "t", {}]),
-            json!("x"),
-            json!({"custom": {"k": 5}}),
-            json!({"source": "import"}),
-        ] {
-            assert!(metadata_from_json(bad.clone()).is_err(), "{bad}");
-        }
     }
 }

@@ -56,7 +56,9 @@ pub use sqlx;
 
 use crate::error::{Error, Result};
 use crate::event::{ExpectedVersion, Position, RecordedEvent};
-use crate::store::rules::{check_expected, sql_i64, stored_u64};
+use crate::store::rules::{
+    check_expected, decode_log_page, decode_stream_page, sql_i64, stored_u64,
+};
 use crate::store::{
     AppendResult, AppendedStream, EventStore, Limits, ReadAll, StreamAppend, StreamInfo,
     UnitOfWork, WrittenEvent,
@@ -455,7 +457,7 @@ impl EventStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(errors::map_error)?;
-        rows::decode_stream(&rows, from_version)
+        decode_stream_page(&rows, from_version, rows::decode_event)
     }
 
     async fn read_all_forward(&self, request: ReadAll) -> Result<Vec<RecordedEvent>> {
@@ -469,7 +471,7 @@ impl EventStore for SqliteStore {
             .fetch_all(&self.readers)
             .await
             .map_err(errors::map_error)?;
-        rows::decode_page(&rows)
+        decode_log_page(&rows, rows::decode_event)
     }
 
     async fn stream_info(&self, stream_id: &str) -> Result<Option<StreamInfo>> {

@@ -4,11 +4,10 @@
 //! panic: a row that cannot be decoded (a column written by hand with an
 //! unexpected storage class or value) becomes [`Error::Undecodable`] naming
 //! its stream, version and position. What a read does with it is
-//! [`decode_page`]'s and [`decode_stream`]'s rule
+//! `store::rules::decode_log_page`'s and `decode_stream_page`'s rule
 //! (docs/adr/011-undecodable-rows.md).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Deserialize;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Row, Sqlite, Type};
 use uuid::Uuid;
@@ -16,6 +15,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::event::{EventMetadata, Position, RecordedEvent};
 use crate::store::StreamInfo;
+use crate::store::rules::stored_metadata;
 
 /// A payload as it is bound: text when it reads as text, bytes otherwise.
 pub(super) enum PayloadColumn<'a> {
@@ -54,52 +54,9 @@ pub(super) fn metadata_text(metadata: &EventMetadata) -> Result<String> {
     serde_json::to_string(metadata).map_err(Error::backend)
 }
 
-/// Decodes a page of the global log, in order, up to the first row that
-/// cannot be decoded: the rows before it, so that the reader advances to
-/// just before it; or, when it is the first row, [`Error::Undecodable`]
-/// naming it, so that the reader can report it and read on after it.
-pub(super) fn decode_page(rows: &[SqliteRow]) -> Result<Vec<RecordedEvent>> {
-    let mut events = Vec::with_capacity(rows.len());
-    for row in rows {
-        match decode_event(row) {
-            Ok(event) => events.push(event),
-            Err(e) if events.is_empty() => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(events)
-}
-
-/// Decodes a page of one stream read from `from_version`: every row must
-/// decode, and each version must follow the one before it (the first is
-/// `from_version`). Otherwise [`Error::Undecodable`] names the first row
-/// out of place; a stream read has nothing to skip to.
-pub(super) fn decode_stream(rows: &[SqliteRow], from_version: u64) -> Result<Vec<RecordedEvent>> {
-    let mut expected = from_version.max(1);
-    rows.iter()
-        .map(|row| {
-            let event = decode_event(row)?;
-            if event.version != expected {
-                return Err(Error::Undecodable {
-                    reason: format!(
-                        "version {} where version {expected} belongs: the stream's versions \
-                         do not follow each other",
-                        event.version
-                    ),
-                    stream: event.stream_id,
-                    version: event.version,
-                    position: event.position,
-                });
-            }
-            expected = expected.saturating_add(1);
-            Ok(event)
-        })
-        .collect()
-}
-
 /// Rebuilds a [`RecordedEvent`] from a row selected with
 /// [`super::sql::READ_STREAM`]'s columns.
-fn decode_event(row: &SqliteRow) -> Result<RecordedEvent> {
+pub(super) fn decode_event(row: &SqliteRow) -> Result<RecordedEvent> {
     // The row's place is read again only on failure, so that an error about
     // a row names it without slowing down rows that decode.
     decode_columns(row).map_err(|reason| RowPlace::of(row, None, "").undecodable(reason))
@@ -115,7 +72,7 @@ fn decode_columns(row: &SqliteRow) -> Result<RecordedEvent, String> {
     let metadata = get::<String>(row, "metadata")?;
     let metadata = serde_json::from_str(&metadata)
         .map_err(|e| format!("metadata is not JSON: {e}"))
-        .and_then(metadata_from_json)?;
+        .and_then(stored_metadata)?;
     Ok(RecordedEvent {
         event_id,
         stream_id: get(row, "stream_id")?,
@@ -212,38 +169,8 @@ fn non_negative(row: &SqliteRow, column: &str) -> Result<u64, String> {
     u64::try_from(n).map_err(|_| format!("{column} {n} is negative"))
 }
 
-/// The fields of [`EventMetadata`] as stored.
-const METADATA_FIELDS: [&str; 5] = [
-    "correlation_id",
-    "causation_id",
-    "user_id",
-    "tenant_id",
-    "custom",
-];
-
-/// Rebuilds metadata from its stored JSON: an object of the fields of
-/// [`EventMetadata`] only. serde would drop any other field without a
-/// word, so one makes the row undecodable rather than lose what it holds.
-fn metadata_from_json(value: serde_json::Value) -> Result<EventMetadata, String> {
-    let serde_json::Value::Object(fields) = &value else {
-        return Err(format!("metadata {value} is not a JSON object"));
-    };
-    if let Some(field) = fields
-        .keys()
-        .find(|field| !METADATA_FIELDS.contains(&field.as_str()))
-    {
-        return Err(format!(
-            "metadata field `{field}` is not one of {METADATA_FIELDS:?}"
-        ));
-    }
-    EventMetadata::deserialize(value).map_err(|e| format!("metadata: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use serde_json::json;
 
     use super::*;
 
@@ -272,43 +199,5 @@ mod tests {
         assert_eq!(a.len(), b.len());
         assert!(a < b);
         assert_eq!(parse_timestamp(&b).unwrap(), late);
-    }
-
-    #[test]
-    fn metadata_is_an_object_of_known_fields() {
-        let full = EventMetadata {
-            correlation_id: Some("c".into()),
-            causation_id: Some("k".into()),
-            user_id: Some("u".into()),
-            tenant_id: Some("t".into()),
-            custom: BTreeMap::from([("a".to_owned(), "b".to_owned())]),
-        };
-        // Every field EventMetadata writes is one this module reads: a field
-        // added to it without being listed here fails this test.
-        let written = serde_json::to_value(&full).unwrap();
-        let names: Vec<&str> = written
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let mut known = METADATA_FIELDS.to_vec();
-        known.sort_unstable();
-        assert_eq!(names, known);
-        assert_eq!(metadata_from_json(written).unwrap(), full);
-
-        for ok in [json!({}), json!({"custom": {}}), json!({"user_id": null})] {
-            assert!(metadata_from_json(ok.clone()).is_ok(), "{ok}");
-        }
-        for bad in [
-            json!(null),
-            json!([1, 2, 3]),
-            json!(["c", "k", "u", "t", {}]),
-            json!("x"),
-            json!({"custom": {"k": 5}}),
-            json!({"source": "import"}),
-        ] {
-            assert!(metadata_from_json(bad.clone()).is_err(), "{bad}");
-        }
     }
 }
