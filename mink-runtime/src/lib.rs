@@ -13,6 +13,8 @@
 //! | [`store`] | the [`EventStore`] trait, the unit of work, idempotency records, rules every adapter applies |
 //! | [`aggregate`] | aggregates and their event types |
 //! | [`command`] | commands, handlers, routing, context, validation, outcomes |
+//! | [`subscription`] | reading the log as it grows: catch-up, then live |
+//! | [`projection`] | projections and the engine that runs them |
 //! | [`bus`] | the command bus and its middleware |
 //! | [`app`] | [`Mink`] and its builder |
 //! | [`adapters`] | everything one database stores, with its SQL and migrations |
@@ -24,7 +26,9 @@ pub mod bus;
 pub mod command;
 pub mod event;
 pub use event::error;
+pub mod projection;
 pub mod store;
+pub mod subscription;
 
 pub use aggregate::{Aggregate, Event, Tracked};
 pub use app::{Mink, MinkBuilder, Registry};
@@ -53,6 +57,33 @@ pub mod __private {
     pub use crate::command::HandlerRegistration;
     pub use crate::command::{CommandFor, CommandRoute, HandlerOutput, PlainOutput};
     pub use crate::event::EventRegistration;
+    pub use crate::projection::ProjectionRegistration;
+
+    /// Checks, in generated projection code, that a handler's parameter is
+    /// an event type.
+    #[inline(always)]
+    pub fn assert_projection_event<E: crate::Event>() {}
+
+    /// Picked when the projection type is `Default`: the builder makes it.
+    pub trait MakeViaDefault {
+        /// Builds the projection.
+        fn __mink_make(&self) -> Option<std::sync::Arc<dyn crate::projection::Projection>>;
+    }
+    impl<T: crate::projection::Projection + Default> MakeViaDefault for &Probe<'_, std::marker::PhantomData<T>> {
+        fn __mink_make(&self) -> Option<std::sync::Arc<dyn crate::projection::Projection>> {
+            Some(std::sync::Arc::new(T::default()))
+        }
+    }
+    /// Picked otherwise: the application passes an instance.
+    pub trait MakeViaInstance {
+        /// Nothing to build.
+        fn __mink_make(&self) -> Option<std::sync::Arc<dyn crate::projection::Projection>>;
+    }
+    impl<T> MakeViaInstance for Probe<'_, std::marker::PhantomData<T>> {
+        fn __mink_make(&self) -> Option<std::sync::Arc<dyn crate::projection::Projection>> {
+            None
+        }
+    }
 
     /// Checks, in generated handler code, that `C` is a command of `A`.
     #[inline(always)]

@@ -186,6 +186,12 @@ impl EventStore for AnyStore {
     async fn wait_until_visible(&self, position: Position, timeout: Duration) -> Result<()> {
         self.inner().wait_until_visible(position, timeout).await
     }
+    fn log_changes(&self) -> crate::store::LogChanges {
+        self.inner().log_changes()
+    }
+    fn projection_store(&self) -> Option<std::sync::Arc<dyn crate::store::ProjectionStore>> {
+        self.inner().projection_store()
+    }
 }
 
 #[cfg(test)]

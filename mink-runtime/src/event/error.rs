@@ -156,6 +156,23 @@ pub enum Error {
     #[error("the store is unavailable: {0}")]
     Unavailable(#[source] BoxError),
 
+    /// A projection worker no longer holds its lease: another instance took
+    /// the projection over (its generation moved on) or the checkpoint moved
+    /// under it. The batch was rolled back; nothing of it is stored.
+    #[error(
+        "projection `{projection}` is no longer owned by this worker (lease generation {generation}); its batch was rolled back"
+    )]
+    LeaseLost {
+        /// The projection.
+        projection: String,
+        /// The generation this worker held.
+        generation: u64,
+    },
+
+    /// A named projection is not known to the store or the engine.
+    #[error("no projection named `{0}` is registered")]
+    UnknownProjection(String),
+
     /// The storage backend failed (I/O, connection, SQL error).
     #[error("backend error: {0}")]
     Backend(#[source] BoxError),
@@ -183,6 +200,13 @@ impl Error {
             expected,
             actual,
         }
+    }
+
+    /// True for errors that may pass by themselves: the store was
+    /// unavailable, or a position was not yet visible. Retrying later is
+    /// the right answer to them.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable(_) | Error::NotVisible { .. })
     }
 
     /// True for [`Error::ConcurrencyConflict`].

@@ -1,13 +1,16 @@
 //! The [`EventStore`] trait every adapter implements, its request and
 //! outcome types, the rules adapters share, the unit of work that runs
-//! inside an append transaction, and the idempotency records kept beside
-//! the events.
+//! inside an append transaction, and what each adapter keeps beside the
+//! events: idempotency records, projection checkpoints and leases, and
+//! wake-ups for readers of the log.
 //!
 //! Layer: above [`crate::event`]; below everything that runs commands.
 
+mod changes;
 mod idempotency;
 mod limits;
 mod outcome;
+mod projections;
 mod request;
 pub mod rules;
 mod unit_of_work;
@@ -16,9 +19,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use changes::{LogChanges, LogSignal};
 pub use idempotency::{Claim, IdempotencyStore};
 pub use limits::Limits;
 pub use outcome::{AppendResult, AppendedStream, StreamInfo, WrittenEvent};
+pub use projections::{
+    CheckpointTransaction, CheckpointUpdate, DeadLetter, Desired, Lease, ProjectionRecord,
+    ProjectionState, ProjectionStore, RebuildRequest, RebuildStep, StatusReport,
+};
 pub use request::{ReadAll, ReadFilter, StreamAppend};
 pub use unit_of_work::{StoreTransaction, UnitOfWork, WorkFuture};
 
@@ -111,6 +119,19 @@ pub trait EventStore: Send + Sync + 'static {
             pause = (pause * 2).min(Duration::from_millis(50));
         }
     }
+
+    /// Wake-ups for readers of the global log: woken after commits, so that
+    /// subscriptions deliver at once rather than at their next poll. A
+    /// store without them returns [`LogChanges::polling_only`].
+    fn log_changes(&self) -> LogChanges {
+        LogChanges::polling_only()
+    }
+
+    /// The checkpoints, leases and dead letters of projections, kept in this
+    /// store's database; `None` when the store keeps none.
+    fn projection_store(&self) -> Option<std::sync::Arc<dyn ProjectionStore>> {
+        None
+    }
 }
 
 #[async_trait]
@@ -154,5 +175,11 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
     }
     async fn wait_until_visible(&self, position: Position, timeout: Duration) -> Result<()> {
         (**self).wait_until_visible(position, timeout).await
+    }
+    fn log_changes(&self) -> LogChanges {
+        (**self).log_changes()
+    }
+    fn projection_store(&self) -> Option<std::sync::Arc<dyn ProjectionStore>> {
+        (**self).projection_store()
     }
 }

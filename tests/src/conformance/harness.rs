@@ -103,4 +103,10 @@ impl<S: EventStore, G: Send + Sync + 'static> EventStore for KeepAlive<S, G> {
     async fn head_position(&self) -> mink::Result<Position> {
         self.store.head_position().await
     }
+    fn log_changes(&self) -> mink::store::LogChanges {
+        self.store.log_changes()
+    }
+    fn projection_store(&self) -> Option<std::sync::Arc<dyn mink::store::ProjectionStore>> {
+        self.store.projection_store()
+    }
 }

@@ -9,6 +9,7 @@
 //! does on PostgreSQL. A failed unit of work leaves no trace.
 
 mod idempotency;
+mod projections;
 mod transaction;
 
 use std::collections::{HashMap, HashSet};
@@ -21,14 +22,15 @@ use uuid::Uuid;
 
 use idempotency::IdempotencyRecords;
 pub use idempotency::InMemoryIdempotencyStore;
+pub use projections::InMemoryProjectionStore;
 pub use transaction::MemoryTransaction;
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
 use crate::store::rules::check_expected;
 use crate::store::{
-    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StreamAppend, StreamInfo,
-    UnitOfWork, WrittenEvent,
+    AppendResult, AppendedStream, EventStore, Limits, LogChanges, LogSignal, ProjectionStore,
+    ReadAll, StreamAppend, StreamInfo, UnitOfWork, WrittenEvent,
 };
 
 /// An event store held in memory, safe to share between tasks.
@@ -51,6 +53,8 @@ use crate::store::{
 pub struct InMemoryStore {
     inner: Arc<RwLock<Log>>,
     idempotency: Arc<IdempotencyRecords>,
+    projections: InMemoryProjectionStore,
+    signal: LogSignal,
     limits: Limits,
 }
 
@@ -112,6 +116,12 @@ impl InMemoryStore {
         InMemoryIdempotencyStore::new_shared(Arc::clone(&self.idempotency))
     }
 
+    /// The projection checkpoints, leases and dead letters kept beside
+    /// these events.
+    pub fn projections(&self) -> InMemoryProjectionStore {
+        self.projections.clone()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Log> {
         // A panic while holding the lock cannot leave the log half-written:
         // appends stage everything before the first push.
@@ -127,6 +137,8 @@ impl InMemoryStore {
         let mut log = self.write();
         let (staged, result) = stage(&log, appends)?;
         publish(&mut log, staged);
+        drop(log);
+        self.signal.notify();
         Ok(result)
     }
 
@@ -152,6 +164,8 @@ impl InMemoryStore {
                 // Under the log's lock: whoever reads the key's result can
                 // already read its events.
                 tx.publish();
+                drop(log);
+                self.signal.notify();
                 return Ok(result);
             }
             // Another append landed while the work ran: versions and
@@ -302,5 +316,13 @@ impl EventStore for InMemoryStore {
 
     async fn head_position(&self) -> Result<Position> {
         Ok(Position::sequential(self.read().events.len() as u64))
+    }
+
+    fn log_changes(&self) -> LogChanges {
+        self.signal.listen()
+    }
+
+    fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
+        Some(Arc::new(self.projections.clone()))
     }
 }

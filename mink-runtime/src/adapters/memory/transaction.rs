@@ -10,10 +10,19 @@ use crate::store::StoreTransaction;
 /// as a unit of work sees it. The events it wrote, and the idempotency
 /// results recorded in it, are published together, only after the work
 /// succeeds.
-#[derive(Debug)]
 pub struct MemoryTransaction {
     records: Arc<IdempotencyRecords>,
     completions: Vec<(String, Vec<u8>, Duration)>,
+    effects: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for MemoryTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryTransaction")
+            .field("completions", &self.completions.len())
+            .field("effects", &self.effects.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl MemoryTransaction {
@@ -21,7 +30,16 @@ impl MemoryTransaction {
         MemoryTransaction {
             records,
             completions: Vec::new(),
+            effects: Vec::new(),
         }
+    }
+
+    /// Stages `effect` to run when the transaction commits, in the order
+    /// staged, and never when it rolls back. In-memory read models write
+    /// through it, so that their changes commit with the events or the
+    /// checkpoint, or not at all.
+    pub fn on_commit(&mut self, effect: impl FnOnce() + Send + 'static) {
+        self.effects.push(Box::new(effect));
     }
 
     /// Stages an idempotency result when `records` are this store's own.
@@ -40,10 +58,14 @@ impl MemoryTransaction {
         true
     }
 
-    /// Publishes the staged results; called once the events are published.
+    /// Publishes the staged results and runs the staged effects; called
+    /// once the events (or the checkpoint) are published.
     pub(super) fn publish(self) {
         for (key, result, ttl) in self.completions {
             self.records.complete(key, result, ttl);
+        }
+        for effect in self.effects {
+            effect();
         }
     }
 }

@@ -1,0 +1,24 @@
+//! The read side: projections and the engine that runs them.
+//!
+//! - [`Projection`] is what `#[projection]` implements: one handler per
+//!   event type, with a [`ProjectionContext`] giving the transaction the
+//!   read model writes in.
+//! - Inline projections run inside the append transaction
+//!   ([`InlineProjections`], added by the application builder).
+//! - Async projections run in a [`ProjectionEngine`]: leased, batched,
+//!   checkpointed in the read model's transaction, retried, with poison
+//!   events parked, and obeying pause, resume and rebuild requests written
+//!   by any process.
+//! - Live projections follow a subscription in memory.
+//!
+//! Layer: above [`crate::store`], [`crate::subscription`] and
+//! [`crate::aggregate`]; below [`crate::app`].
+
+mod handler;
+mod registration;
+
+pub use handler::{
+    FailureKind, HandlerError, PoisonPolicy, Projection, ProjectionContext, ProjectionKind,
+    ProjectionOptions, Transient,
+};
+pub use registration::{ProjectionRegistration, registered};
