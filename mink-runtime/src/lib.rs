@@ -64,12 +64,84 @@ pub mod __private {
     #[inline(always)]
     pub fn assert_projection_event<E: crate::Event>() {}
 
+    pub use crate::event::{JsonSerializer, RecordedEvent};
+    pub use crate::projection::{
+        HandlerError, PoisonPolicy, Projection, ProjectionContext, ProjectionKind,
+        ProjectionOptions,
+    };
+
+    /// The future of a generated `Projection::handle` or `reset`: the type
+    /// `#[async_trait]` gives those methods, spelled with full paths so
+    /// expansions do not lean on the user's `Box`.
+    pub type ProjectionFuture<'a> = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<(), crate::projection::HandlerError>>
+                + Send
+                + 'a,
+        >,
+    >;
+
+    /// Marks that a projection has a handler for event type `E`.
+    /// `#[projection]` implements it once per handler, so two handlers of
+    /// one event type conflict even when their types are spelled through
+    /// different paths or aliases.
+    pub trait ProjectionHandles<E> {}
+
+    /// Decodes `event` as `E` for a projection handler: a payload that does
+    /// not decode, or a type name `E` does not know, is a permanent failure
+    /// carrying the typed [`crate::Error`].
+    pub fn decode_projection_event<E: crate::Event>(
+        event: &crate::RecordedEvent,
+    ) -> Result<E, crate::projection::HandlerError> {
+        E::from_recorded(event, &crate::JsonSerializer)
+            .map_err(crate::projection::HandlerError::undecodable)
+    }
+
+    /// The failure for an event whose type none of a projection's handlers
+    /// takes (the engine passes only the types the projection lists, so this
+    /// means a caller passed a foreign event).
+    pub fn unhandled_projection_event(
+        event: &crate::RecordedEvent,
+    ) -> crate::projection::HandlerError {
+        crate::projection::HandlerError::undecodable(crate::Error::UnknownEventType {
+            event_type: event.event_type.clone(),
+            stream: event.stream_id.clone(),
+            version: event.version,
+        })
+    }
+
+    /// What a `#[projection]` handler or reset method may return: `()` for
+    /// one that cannot fail, or `Result<(), E>` with an error convertible
+    /// into [`crate::BoxError`], classified by
+    /// [`HandlerError::classify`](crate::projection::HandlerError::classify).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a projection handler's return type",
+        label = "a #[projection] method returns `Result<(), E>` or `()`",
+        note = "return `Result<(), E>` where `E: Into<mink::BoxError>` (any `std::error::Error + Send + Sync + 'static`); wrap a failure that may pass by itself in `mink::projection::Transient`"
+    )]
+    pub trait ProjectionOutput {
+        /// The outcome as the engine sees it.
+        fn into_handler_result(self) -> Result<(), crate::projection::HandlerError>;
+    }
+    impl ProjectionOutput for () {
+        fn into_handler_result(self) -> Result<(), crate::projection::HandlerError> {
+            Ok(())
+        }
+    }
+    impl<E: Into<crate::BoxError>> ProjectionOutput for Result<(), E> {
+        fn into_handler_result(self) -> Result<(), crate::projection::HandlerError> {
+            self.map_err(|e| crate::projection::HandlerError::classify(e.into()))
+        }
+    }
+
     /// Picked when the projection type is `Default`: the builder makes it.
     pub trait MakeViaDefault {
         /// Builds the projection.
         fn __mink_make(&self) -> Option<std::sync::Arc<dyn crate::projection::Projection>>;
     }
-    impl<T: crate::projection::Projection + Default> MakeViaDefault for &Probe<'_, std::marker::PhantomData<T>> {
+    impl<T: crate::projection::Projection + Default> MakeViaDefault
+        for &Probe<'_, std::marker::PhantomData<T>>
+    {
         fn __mink_make(&self) -> Option<std::sync::Arc<dyn crate::projection::Projection>> {
             Some(std::sync::Arc::new(T::default()))
         }

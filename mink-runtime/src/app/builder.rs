@@ -12,7 +12,12 @@ use crate::bus::{BusService, CommandEnvelope, ExecuteService};
 use crate::command::{CommandError, CommandResult};
 use crate::error::{Error, Result};
 use crate::event::{JsonSerializer, Serializer};
+use crate::projection::{
+    InlineProjections, InlineStore, Projection, ProjectionEngine, ProjectionKind,
+    ProjectionRegistration,
+};
 use crate::store::{EventStore, UnitOfWork};
+use crate::subscription::StartFrom;
 
 /// Applies one layer to the bus (a layer with its types erased).
 type LayerFn = Box<dyn Fn(BusService) -> BusService + Send + Sync>;
@@ -23,6 +28,26 @@ pub struct MinkBuilder<S: Serializer = JsonSerializer> {
     serializer: S,
     layers: Vec<LayerFn>,
     work: Vec<Arc<dyn UnitOfWork>>,
+    projections: Projections,
+}
+
+/// The projection part of a [`MinkBuilder`].
+struct Projections {
+    given: Vec<(Arc<dyn Projection>, StartFrom)>,
+    discover: bool,
+    start: bool,
+    instance: Option<String>,
+}
+
+impl Default for Projections {
+    fn default() -> Self {
+        Projections {
+            given: Vec::new(),
+            discover: true,
+            start: true,
+            instance: None,
+        }
+    }
 }
 
 impl<S: Serializer> std::fmt::Debug for MinkBuilder<S> {
@@ -31,6 +56,7 @@ impl<S: Serializer> std::fmt::Debug for MinkBuilder<S> {
             .field("store", &self.store.is_some())
             .field("layers", &self.layers.len())
             .field("units_of_work", &self.work.len())
+            .field("projections", &self.projections.given.len())
             .finish_non_exhaustive()
     }
 }
@@ -42,6 +68,7 @@ impl MinkBuilder {
             serializer: JsonSerializer,
             layers: Vec::new(),
             work: Vec::new(),
+            projections: Projections::default(),
         }
     }
 }
@@ -66,14 +93,60 @@ impl<S: Serializer> MinkBuilder<S> {
             serializer,
             layers: self.layers,
             work: self.work,
+            projections: self.projections,
         }
+    }
+
+    /// Adds a projection instance. Inline projections run in every append's
+    /// transaction; async and live ones run in the application's
+    /// [`ProjectionEngine`]. An instance replaces the registered projection
+    /// of the same name, so a projection whose type is not `Default` is
+    /// added this way.
+    pub fn projection(mut self, projection: impl Projection) -> Self {
+        self.projections
+            .given
+            .push((Arc::new(projection), StartFrom::Now));
+        self
+    }
+
+    /// Adds a projection already shared elsewhere.
+    pub fn shared_projection(mut self, projection: Arc<dyn Projection>) -> Self {
+        self.projections.given.push((projection, StartFrom::Now));
+        self
+    }
+
+    /// Adds a live projection that starts from `from` rather than from now.
+    pub fn live_projection_from(mut self, projection: impl Projection, from: StartFrom) -> Self {
+        self.projections.given.push((Arc::new(projection), from));
+        self
+    }
+
+    /// Whether to run the `#[projection]`s registered in the binary whose
+    /// types are `Default` (on by default). Their names are checked for
+    /// clashes either way.
+    pub fn registered_projections(mut self, run: bool) -> Self {
+        self.projections.discover = run;
+        self
+    }
+
+    /// Whether [`build`](Self::build) starts the async and live projections
+    /// (on by default); otherwise call `app.projections().start()`.
+    pub fn start_projections(mut self, start: bool) -> Self {
+        self.projections.start = start;
+        self
+    }
+
+    /// Names this instance in projection leases and status.
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.projections.instance = Some(id.into());
+        self
     }
 
     /// Runs `work` inside the transaction of every append the application
     /// makes (dispatched commands, saved aggregates), after the events are
     /// written and before the commit. When it fails, nothing of that append
     /// is stored. Units of work run in the order they were added.
-    pub fn unit_of_work(mut self, work: impl UnitOfWork) -> Self {
+    pub fn unit_of_work(mut self, work: impl UnitOfWork + 'static) -> Self {
         self.work.push(Arc::new(work));
         self
     }
@@ -100,7 +173,9 @@ impl<S: Serializer> MinkBuilder<S> {
     /// builds the application.
     ///
     /// Fails with [`Error::DuplicateEventType`] when two Rust types claim one
-    /// event type name, and with [`Error::Configuration`] without a store.
+    /// event type name, and with [`Error::Configuration`] without a store,
+    /// or when two projections share a name (naming where both are
+    /// declared).
     pub async fn build(self) -> Result<Mink<S>> {
         let store = self
             .store
@@ -117,6 +192,10 @@ impl<S: Serializer> MinkBuilder<S> {
         for layer in self.layers.iter().rev() {
             bus = layer(bus);
         }
+        let (store, engine) = self.projections.assemble(store)?;
+        if self.projections.start {
+            engine.start();
+        }
         Ok(Mink {
             runtime: Arc::new(Runtime {
                 store,
@@ -125,6 +204,127 @@ impl<S: Serializer> MinkBuilder<S> {
                 work: self.work,
             }),
             bus,
+            projections: engine,
         })
+    }
+}
+
+impl Projections {
+    /// Checks names, gathers the registered and given projections, and
+    /// splits them: inline ones wrap the store, the others go to the
+    /// engine.
+    fn assemble(
+        &self,
+        store: Arc<dyn EventStore>,
+    ) -> Result<(Arc<dyn EventStore>, ProjectionEngine)> {
+        check_registered_names(crate::projection::registered())?;
+        let mut chosen: Vec<(Arc<dyn Projection>, StartFrom)> = Vec::new();
+        if self.discover {
+            for registration in crate::projection::registered() {
+                let given = self
+                    .given
+                    .iter()
+                    .any(|(p, _)| p.name() == registration.name);
+                if given {
+                    continue;
+                }
+                if let Some(projection) = (registration.make)() {
+                    chosen.push((projection, StartFrom::Now));
+                }
+            }
+        }
+        chosen.extend(self.given.iter().cloned());
+        chosen.sort_by(|a, b| a.0.name().cmp(b.0.name()));
+        let mut inline = InlineProjections::new();
+        let mut engine = ProjectionEngine::builder(Arc::clone(&store));
+        if let Some(id) = &self.instance {
+            engine = engine.instance_id(id.clone());
+        }
+        for (projection, from) in chosen {
+            if projection.kind() == ProjectionKind::Inline {
+                inline.add(projection)?;
+            } else {
+                engine = engine.shared_projection_from(projection, from);
+            }
+        }
+        let engine = engine.build()?;
+        if let Some(name) = inline.names().find(|n| engine.names().any(|m| m == *n)) {
+            return Err(Error::Configuration(format!(
+                "two projections are named `{name}`; projection names must be unique"
+            )));
+        }
+        let store: Arc<dyn EventStore> = if inline.is_empty() {
+            store
+        } else {
+            Arc::new(InlineStore::new(store, inline))
+        };
+        Ok((store, engine))
+    }
+}
+
+/// Fails when two `#[projection]`s of different types share a name, naming
+/// where each is declared.
+fn check_registered_names<'a>(
+    registrations: impl Iterator<Item = &'a ProjectionRegistration>,
+) -> Result<()> {
+    let mut seen: std::collections::BTreeMap<&str, &ProjectionRegistration> =
+        std::collections::BTreeMap::new();
+    let mut clashes = Vec::new();
+    for r in registrations {
+        match seen.get(r.name) {
+            Some(first) if first.rust_type != r.rust_type || first.declared_at != r.declared_at => {
+                let (a, b) = if first.declared_at <= r.declared_at {
+                    (*first, r)
+                } else {
+                    (r, *first)
+                };
+                clashes.push(format!(
+                    "two projections are named `{}`: `{}` at {} and `{}` at {}; rename one with #[projection(name = \"…\")]",
+                    r.name, a.rust_type, a.declared_at, b.rust_type, b.declared_at
+                ));
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(r.name, r);
+            }
+        }
+    }
+    clashes.sort();
+    match clashes.into_iter().next() {
+        Some(message) => Err(Error::Configuration(message)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(
+        name: &'static str,
+        rust_type: &'static str,
+        at: &'static str,
+    ) -> ProjectionRegistration {
+        ProjectionRegistration {
+            name,
+            kind: ProjectionKind::Async,
+            rust_type,
+            declared_at: at,
+            make: || None,
+        }
+    }
+
+    #[test]
+    fn a_duplicate_projection_name_names_both_places() {
+        let a = registration("sales", "app::Sales", "src/a.rs:10");
+        let b = registration("sales", "app::Other", "src/b.rs:20");
+        let c = registration("orders", "app::Orders", "src/c.rs:1");
+        let err = check_registered_names([c, b, a].iter())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`sales`"), "{err}");
+        assert!(err.contains("app::Sales` at src/a.rs:10"), "{err}");
+        assert!(err.contains("app::Other` at src/b.rs:20"), "{err}");
+        assert!(check_registered_names([a, c].iter()).is_ok());
     }
 }

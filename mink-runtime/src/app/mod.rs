@@ -21,7 +21,9 @@ use crate::bus::{BusService, CommandEnvelope};
 use crate::command::{Command, CommandResult, CommandRoute, Context, DispatchError};
 use crate::error::{Error, Result};
 use crate::event::{JsonSerializer, Serializer};
-use crate::store::{AppendResult, EventStore};
+use crate::projection::ProjectionEngine;
+use crate::store::{AppendResult, EventStore, ReadFilter};
+use crate::subscription::{StartFrom, Subscription};
 
 use execution::Runtime;
 
@@ -42,6 +44,7 @@ use execution::Runtime;
 pub struct Mink<S: Serializer = JsonSerializer> {
     runtime: Arc<Runtime<S>>,
     bus: BusService,
+    projections: ProjectionEngine,
 }
 
 impl<S: Serializer> Clone for Mink<S> {
@@ -49,6 +52,7 @@ impl<S: Serializer> Clone for Mink<S> {
         Mink {
             runtime: Arc::clone(&self.runtime),
             bus: self.bus.clone(),
+            projections: self.projections.clone(),
         }
     }
 }
@@ -72,9 +76,40 @@ impl Mink {
 }
 
 impl<S: Serializer> Mink<S> {
-    /// The event store.
+    /// The event store. Appends made through it run the application's
+    /// inline projections in their transaction; the units of work added
+    /// with [`MinkBuilder::unit_of_work`] run in the appends the
+    /// application makes itself (commands, saved aggregates).
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.runtime.store
+    }
+
+    /// The engine running the application's async and live projections:
+    /// status, pause, resume, rebuild, stop.
+    pub fn projections(&self) -> &ProjectionEngine {
+        &self.projections
+    }
+
+    /// Subscribes to the log (or the part `filter` passes) from `from`:
+    /// catch-up, then live.
+    pub fn subscribe_all(&self, from: StartFrom, filter: ReadFilter) -> Subscription {
+        crate::subscription::subscribe_all(Arc::clone(&self.runtime.store), from, filter)
+    }
+
+    /// Subscribes to one stream.
+    pub fn subscribe_stream(&self, stream_id: &str, from: StartFrom) -> Subscription {
+        crate::subscription::subscribe_stream(Arc::clone(&self.runtime.store), stream_id, from)
+    }
+
+    /// Subscribes to one category of streams.
+    pub fn subscribe_category(&self, category: &str, from: StartFrom) -> Subscription {
+        crate::subscription::subscribe_category(Arc::clone(&self.runtime.store), category, from)
+    }
+
+    /// Stops the projection engine gracefully (see
+    /// [`ProjectionEngine::stop`]).
+    pub async fn shutdown(&self) {
+        self.projections.stop().await;
     }
 
     /// The serializer.

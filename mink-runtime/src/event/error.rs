@@ -169,6 +169,19 @@ pub enum Error {
         generation: u64,
     },
 
+    /// A projection did not reach the head of the log in time.
+    #[error("projection `{projection}` reached {checkpoint}, not {target}, within {waited:?}")]
+    ProjectionLagging {
+        /// The projection.
+        projection: String,
+        /// Where it got to.
+        checkpoint: Position,
+        /// The head it was waited for.
+        target: Position,
+        /// How long the caller waited.
+        waited: Duration,
+    },
+
     /// A named projection is not known to the store or the engine.
     #[error("no projection named `{0}` is registered")]
     UnknownProjection(String),

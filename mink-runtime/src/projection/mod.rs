@@ -11,14 +11,24 @@
 //!   by any process.
 //! - Live projections follow a subscription in memory.
 //!
-//! Layer: above [`crate::store`], [`crate::subscription`] and
-//! [`crate::aggregate`]; below [`crate::app`].
+//! Layer: above `store` and `subscription`, using
+//! the event vocabulary; below the application (`app`).
 
+mod engine;
 mod handler;
+mod inline;
 mod registration;
+mod status;
+mod worker;
 
+pub use engine::{ProjectionEngine, ProjectionEngineBuilder};
 pub use handler::{
     FailureKind, HandlerError, PoisonPolicy, Projection, ProjectionContext, ProjectionKind,
     ProjectionOptions, Transient,
 };
+pub use inline::{InlineProjections, InlineStore, InlineWork, ProjectionFailed};
 pub use registration::{ProjectionRegistration, registered};
+pub use status::{
+    PROJECTION_ERRORS_TOTAL, PROJECTION_EVENTS_TOTAL, PROJECTION_LAG_EVENTS,
+    PROJECTION_LAG_SECONDS, ProjectionStatus, RebuildProgress,
+};

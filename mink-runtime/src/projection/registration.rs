@@ -1,5 +1,5 @@
 //! What `#[projection]` registers through `inventory`: one entry per
-//! projection, so that [`crate::Mink::builder`] finds them and refuses two
+//! projection, so that the application builder finds them and refuses two
 //! with one name.
 
 use std::sync::Arc;

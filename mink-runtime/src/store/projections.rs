@@ -284,8 +284,12 @@ pub trait ProjectionStore: Send + Sync + 'static {
 
     /// Asks for a rebuild, replacing a request not yet finished; returns its
     /// id. Creates the record when missing.
-    async fn request_rebuild(&self, name: &str, from: Position, to: Option<Position>)
-    -> Result<u64>;
+    async fn request_rebuild(
+        &self,
+        name: &str,
+        from: Position,
+        to: Option<Position>,
+    ) -> Result<u64>;
 
     /// Withdraws a rebuild request, started or not. The read model keeps
     /// what the replay wrote so far.

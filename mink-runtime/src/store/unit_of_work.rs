@@ -70,7 +70,7 @@ pub type WorkFuture<'a> = BoxFuture<'a, Result<(), BoxError>>;
 ///     }
 /// }
 /// ```
-pub trait UnitOfWork: Send + Sync + 'static {
+pub trait UnitOfWork: Send + Sync {
     /// Runs the work in `tx`, which has just written `written`.
     fn run<'a>(
         &'a self,

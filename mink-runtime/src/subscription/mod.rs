@@ -13,7 +13,7 @@
 //! reads later, from where it stopped: nothing is buffered beyond one page
 //! and nothing is dropped (docs/adr/012-subscriptions.md).
 //!
-//! Layer: above [`crate::store`]; below [`crate::projection`].
+//! Layer: above `store`; below `projection` and `app`.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
