@@ -1,10 +1,12 @@
 //! Parsing of the keys inside `#[event(…)]`, `#[aggregate(…)]`,
-//! `#[command(…)]` and `#[command_handler(…)]`, and of the user's own
+//! `#[command(…)]`, `#[command_handler(…)]` and `#[projection(…)]`, and of
+//! the user's own
 //! `#[derive(…)]` list. Each macro's set of keys lives in its `ast` module;
 //! this module holds what they share.
 
+use syn::ext::IdentExt;
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitInt, LitStr, Path};
+use syn::{Attribute, Ident, LitInt, LitStr, Path};
 
 use crate::ctxt::Ctxt;
 use crate::tokens;
@@ -114,6 +116,27 @@ pub(crate) fn lit_u32(meta: &ParseNestedMeta<'_>) -> syn::Result<(u32, LitInt)> 
     let lit: LitInt = meta.value()?.parse()?;
     let n = lit.base10_parse::<u32>()?;
     Ok((n, lit))
+}
+
+/// Parses `key = 1` into a `u64`.
+pub(crate) fn lit_u64(meta: &ParseNestedMeta<'_>) -> syn::Result<(u64, LitInt)> {
+    let lit: LitInt = meta.value()?.parse()?;
+    let n = lit.base10_parse::<u64>()?;
+    Ok((n, lit))
+}
+
+/// Parses `key = word`, where the word may be a keyword (`kind = async`).
+/// A quoted word gets a message saying to drop the quotes.
+pub(crate) fn word(meta: &ParseNestedMeta<'_>) -> syn::Result<Ident> {
+    let input = meta.value()?;
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        return Err(syn::Error::new_spanned(
+            &lit,
+            format!("write `{}` without quotes", lit.value()),
+        ));
+    }
+    input.call(Ident::parse_any)
 }
 
 /// Runs `each` on every key of every `#[name(…)]` in `attrs`, collecting

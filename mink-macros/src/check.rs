@@ -2,10 +2,14 @@
 
 use std::collections::HashMap;
 
+use proc_macro2::Span;
 use syn::{Generics, LitStr};
 
 use crate::ast::event::{EventCase, EventName};
 use crate::ast::handler::HandlerMethod;
+use crate::ast::projection::{
+    AsyncOnlyKey, AsyncOptions, HandlerMethod as ProjectionHandler, Kind,
+};
 use crate::ctxt::Ctxt;
 use crate::tokens;
 
@@ -80,6 +84,95 @@ pub(crate) fn unique_handlers<'a>(
                 format!(
                     "command `{key}` already has a handler, `{first}`; a command has exactly one handler: remove one of them"
                 ),
+            );
+        } else {
+            seen.insert(key, &h.sig.ident);
+            kept.push(h);
+        }
+    }
+    kept
+}
+
+/// Only async projections have options: inline ones run in the append
+/// transaction and live ones in memory, with nothing to batch, retry or
+/// lease. Each async-only key is reported where it is written.
+pub(crate) fn async_only_options(cx: &mut Ctxt, kind: Kind, given: &[AsyncOnlyKey]) {
+    if kind == Kind::Async {
+        return;
+    }
+    for key in given {
+        cx.syn_error(syn::Error::new(
+            key.span,
+            format!(
+                "`{}` applies to async projections only, and this one is `kind = {}`; remove it, or make the projection `kind = async`",
+                key.key,
+                kind.as_str()
+            ),
+        ));
+    }
+}
+
+/// The first pause after a failure cannot be longer than the longest one.
+pub(crate) fn backoff_in_order(cx: &mut Ctxt, options: &AsyncOptions, given: &[AsyncOnlyKey]) {
+    let (Some(initial), Some(max)) = (options.backoff_initial_ms, options.backoff_max_ms) else {
+        return;
+    };
+    if initial > max {
+        let span = given
+            .iter()
+            .find(|k| k.key == "backoff_initial_ms")
+            .map_or_else(Span::call_site, |k| k.span);
+        cx.syn_error(syn::Error::new(
+            span,
+            format!(
+                "`backoff_initial_ms = {initial}` is longer than `backoff_max_ms = {max}`; the first pause after a failure cannot exceed the longest"
+            ),
+        ));
+    }
+}
+
+/// A projection's name keys its checkpoint, lease and dead letters, and is
+/// typed in commands: keep it non-empty, short and free of spaces.
+pub(crate) fn projection_name_valid(cx: &mut Ctxt, name: &str, span: Span) {
+    let problem = if name.is_empty() {
+        Some("must not be empty")
+    } else if name.len() > 255 {
+        Some("must be at most 255 bytes long")
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("must not contain spaces or control characters; use `-`")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        cx.syn_error(syn::Error::new(
+            span,
+            format!("a projection name {problem}"),
+        ));
+    }
+}
+
+/// A projection has one handler per event type. Returns the handlers to
+/// generate code for: the first of each type, so a duplicate is reported
+/// once, at both methods. (The same type spelled through another path or
+/// an alias is caught by the compiler: see `expand::projection`.)
+pub(crate) fn unique_projection_handlers<'a>(
+    cx: &mut Ctxt,
+    handlers: Vec<ProjectionHandler<'a>>,
+) -> Vec<ProjectionHandler<'a>> {
+    let mut seen: HashMap<String, &syn::Ident> = HashMap::new();
+    let mut kept = Vec::with_capacity(handlers.len());
+    for h in handlers {
+        let key = tokens::compact(h.event);
+        if let Some(first) = seen.get(&key) {
+            cx.error_spanned_by(
+                h.event,
+                format!(
+                    "event type `{key}` already has a handler in this projection, `{first}`; a projection has one handler per event type: merge the two methods or remove one"
+                ),
+            );
+            cx.error_spanned_by(
+                first,
+                format!("`{first}` handles `{key}`, and so does `{}`", h.sig.ident),
             );
         } else {
             seen.insert(key, &h.sig.ident);

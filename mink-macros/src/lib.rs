@@ -19,6 +19,8 @@ mod tokens;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_projection;
 
 /// Declares a domain event type: an enum with one event per variant, or a
 /// struct.
@@ -60,6 +62,26 @@ pub fn command(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn command_handler(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::handler::expand(args.into(), input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Turns an inherent impl block into a projection: one method per event
+/// type it reads, `(&self, event: &E)` optionally followed by
+/// `envelope: &RecordedEvent` and `ctx: &mut ProjectionContext<'_>`,
+/// `async` or not, returning `Result<(), E>` or `()`.
+///
+/// Keys: `kind = inline | async | live` (required), `name = "…"` (default:
+/// the type's name in kebab-case) and, for async projections only,
+/// `batch_size`, `batch_timeout_ms`, `max_attempts`,
+/// `on_poison = skip | pause | retry`, `lease_ttl_ms`,
+/// `backoff_initial_ms`, `backoff_max_ms` and `poll_interval_ms`. A method
+/// marked `#[projection(reset)]` clears the read model before a rebuild;
+/// `#[projection(skip)]` leaves a helper method alone. See the `mink` crate
+/// for examples.
+#[proc_macro_attribute]
+pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::projection::expand(args.into(), input.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -61,7 +61,7 @@
 //! - `sqlite` (default): [`SqliteStore`], a single-file store.
 //! - `postgres`: [`PostgresStore`], the production store.
 
-pub use mink_macros::{Aggregate, command, command_handler, event};
+pub use mink_macros::{Aggregate, command, command_handler, event, projection};
 pub use mink_runtime::{
     Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandError, CommandResult,
     Context, DispatchError, Error, Event, EventMetadata, EventStore, ExpectedVersion,
@@ -81,6 +81,13 @@ pub mod command {
 /// The command bus and its middleware layers, idempotency included.
 pub mod bus {
     pub use mink_runtime::bus::*;
+}
+
+/// Projections: the `Projection` trait that `#[projection]` implements, its
+/// kinds, options, context and error classes, and the registry of declared
+/// projections.
+pub mod projection {
+    pub use mink_runtime::projection::*;
 }
 
 /// The event store trait, its requests and outcomes, units of work and
@@ -110,7 +117,7 @@ pub mod prelude {
     pub use crate::{
         Aggregate, Context, DispatchError, Error, EventMetadata, EventStore, ExpectedVersion,
         HandlerContext, InMemoryStore, Mink, NewEvent, Position, ReadAll, ReadFilter, command,
-        command_handler, event,
+        command_handler, event, projection,
     };
 }
 

@@ -8,4 +8,5 @@ mod dispatch;
 mod hygiene;
 mod idempotency_faults;
 mod postgres;
+mod projection_macro;
 mod unit_of_work;
