@@ -12,6 +12,7 @@ use crate::store::Limits;
 
 use super::PostgresStore;
 use super::append::{is_unavailable, map_error};
+use super::notify::LogNotifications;
 use super::sql::Statements;
 
 /// The schema a store uses unless told otherwise.
@@ -209,7 +210,9 @@ impl PostgresStoreBuilder {
             }
             MIGRATOR.run(&pool).await.map_err(migration_error)?;
         }
+        let notifications = LogNotifications::new(&self.schema, pool.connect_options());
         let store = PostgresStore {
+            notifications: Arc::new(notifications),
             pool,
             statements: Arc::new(Statements::new(&self.schema)),
             schema: self.schema.into(),

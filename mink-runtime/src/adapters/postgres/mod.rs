@@ -44,6 +44,8 @@
 mod append;
 mod builder;
 mod idempotency;
+mod notify;
+mod projections;
 mod restore;
 mod rows;
 mod sql;
@@ -59,14 +61,17 @@ use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
 use crate::store::rules::{decode_log_page, decode_stream_page, sql_i64};
 use crate::store::{
-    AppendResult, EventStore, Limits, ReadAll, StreamAppend, StreamInfo, UnitOfWork,
+    AppendResult, EventStore, Limits, LogChanges, ProjectionStore, ReadAll, StreamAppend,
+    StreamInfo, UnitOfWork,
 };
 
 use append::{Attempt, EncodedAppend, map_error};
+use notify::LogNotifications;
 use sql::Statements;
 
 pub use builder::{DEFAULT_SCHEMA, PostgresStoreBuilder};
 pub use idempotency::PostgresIdempotencyStore;
+pub use projections::PostgresProjectionStore;
 pub use restore::{ClusterIdentity, LogRepair};
 pub use transaction::PostgresTransaction;
 
@@ -90,6 +95,8 @@ pub struct PostgresStore {
     statements: Arc<Statements>,
     schema: Arc<str>,
     limits: Limits,
+    /// Wake-ups for readers of the log, here and in other processes.
+    notifications: Arc<LogNotifications>,
 }
 
 impl PostgresStore {
@@ -124,6 +131,21 @@ impl PostgresStore {
     /// The idempotency records kept in this store's schema, on its pool.
     pub fn idempotency(&self) -> PostgresIdempotencyStore {
         PostgresIdempotencyStore::new(self.clone())
+    }
+
+    /// The projection checkpoints, leases, control requests and dead
+    /// letters kept in this store's schema, on its pool.
+    pub fn projections(&self) -> PostgresProjectionStore {
+        PostgresProjectionStore::new(self.clone())
+    }
+
+    /// The `LISTEN`/`NOTIFY` channel on which stores of this schema
+    /// announce commits: `<schema>.events`, cut to 63 bytes. Each append
+    /// sends one notification after it commits (appends made with
+    /// [`append_to_streams_in`](Self::append_to_streams_in) do not: the
+    /// caller commits them); `LISTEN "<channel>"` in `psql` shows them.
+    pub fn log_channel(&self) -> &str {
+        self.notifications.channel()
     }
 
     /// Appends inside a transaction the caller controls, so that other
@@ -230,6 +252,7 @@ impl PostgresStore {
                         .await
                         .map_err(Error::UnitOfWork)?;
                     unit.into_inner().commit().await.map_err(map_error)?;
+                    self.notifications.committed();
                     return Ok(result);
                 }
                 Attempt::Done(Err(e)) => return Err(e),
@@ -271,7 +294,12 @@ impl EventStore for PostgresStore {
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut conn = self.pool.acquire().await.map_err(map_error)?;
             match append::run_once(&mut conn, &self.statements, &appends, &encoded).await {
-                Attempt::Done(result) => return result,
+                Attempt::Done(result) => {
+                    if result.is_ok() {
+                        self.notifications.committed();
+                    }
+                    return result;
+                }
                 Attempt::DuplicateEventId => return Err(self.duplicate_event_id(&encoded).await),
                 Attempt::LostRace => {
                     drop(conn);
@@ -346,5 +374,17 @@ impl EventStore for PostgresStore {
             .await
             .map_err(map_error)?;
         row.map_or(Ok(Position::START), |row| rows::decode_head(&row))
+    }
+
+    /// Woken after each append of this store commits, and, through
+    /// `LISTEN` on [`log_channel`](PostgresStore::log_channel), after
+    /// appends of other store instances on the same schema. The first call
+    /// starts the listener's connection.
+    fn log_changes(&self) -> LogChanges {
+        self.notifications.listen()
+    }
+
+    fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
+        Some(Arc::new(self.projections()))
     }
 }

@@ -29,6 +29,7 @@
 mod errors;
 mod idempotency;
 mod options;
+mod projections;
 mod rows;
 mod sql;
 mod transaction;
@@ -45,6 +46,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 pub use idempotency::SqliteIdempotencyStore;
+pub use projections::SqliteProjectionStore;
 pub use transaction::SqliteTransaction;
 
 use options::Location;
@@ -60,8 +62,8 @@ use crate::store::rules::{
     check_expected, decode_log_page, decode_stream_page, sql_i64, stored_u64,
 };
 use crate::store::{
-    AppendResult, AppendedStream, EventStore, Limits, ReadAll, StreamAppend, StreamInfo,
-    UnitOfWork, WrittenEvent,
+    AppendResult, AppendedStream, EventStore, Limits, LogChanges, LogSignal, ProjectionStore,
+    ReadAll, StreamAppend, StreamInfo, UnitOfWork, WrittenEvent,
 };
 
 /// The schema, embedded at compile time.
@@ -97,6 +99,8 @@ pub struct SqliteStore {
     write_turn: Arc<Mutex<()>>,
     acquire_timeout: Duration,
     limits: Limits,
+    /// Wakes this process's readers of the log after each append commits.
+    signal: LogSignal,
 }
 
 impl SqliteStore {
@@ -163,6 +167,7 @@ impl SqliteStore {
             write_turn: Arc::new(Mutex::new(())),
             acquire_timeout: options.acquire_timeout,
             limits: options.limits,
+            signal: LogSignal::new(),
         })
     }
 
@@ -182,6 +187,13 @@ impl SqliteStore {
     /// its one writer connection.
     pub fn idempotency(&self) -> SqliteIdempotencyStore {
         SqliteIdempotencyStore::new(self.clone())
+    }
+
+    /// The projection checkpoints, leases, control requests and dead
+    /// letters kept in this store's file, written through its one writer
+    /// connection in its writer turn.
+    pub fn projections(&self) -> SqliteProjectionStore {
+        SqliteProjectionStore::new(self.clone())
     }
 
     /// One attempt at an append: the outer error is SQLite's (maybe worth a
@@ -288,7 +300,12 @@ impl SqliteStore {
         let mut retries = 0;
         loop {
             match self.try_append(&prepared, &created_at, work).await {
-                Ok(outcome) => return outcome,
+                Ok(outcome) => {
+                    if outcome.is_ok() {
+                        self.signal.notify();
+                    }
+                    return outcome;
+                }
                 Err(e) if is_busy(&e) && retries < BUSY_RETRIES => {
                     retries += 1;
                     tracing::debug!(retries, "SQLite file busy; retrying the append");
@@ -493,6 +510,16 @@ impl EventStore for SqliteStore {
         // Rows at positions below 1 (written by hand) are outside the log:
         // reads after `Position::START` never reach them.
         Ok(Position::sequential(u64::try_from(head).unwrap_or(0)))
+    }
+
+    /// Woken after each append of this process commits; appends of other
+    /// processes sharing the file are seen at the reader's next poll.
+    fn log_changes(&self) -> LogChanges {
+        self.signal.listen()
+    }
+
+    fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
+        Some(Arc::new(self.projections()))
     }
 }
 
