@@ -62,6 +62,9 @@
 //! - `postgres`: [`PostgresStore`], the production store.
 
 pub use mink_macros::{Aggregate, command, command_handler, event, projection};
+/// The derive and the trait of read models (see [`read_model`]).
+pub use mink_macros::ReadModel;
+pub use mink_runtime::read_model::ReadModel;
 pub use mink_runtime::{
     Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandError, CommandResult,
     Context, DispatchError, Error, Event, EventMetadata, EventStore, ExpectedVersion,
@@ -90,6 +93,17 @@ pub mod projection {
     pub use mink_runtime::projection::*;
 }
 
+/// Subscriptions to the log: catch-up, then live.
+pub mod subscription {
+    pub use mink_runtime::subscription::*;
+}
+
+/// Read models: typed field handles, queries and the repository, on every
+/// store (`docs/guide/read-models.md`).
+pub mod read_model {
+    pub use mink_runtime::read_model::*;
+}
+
 /// The event store trait, its requests and outcomes, units of work and
 /// idempotency records.
 pub mod store {
@@ -114,6 +128,8 @@ pub mod prelude {
     #[cfg(feature = "sqlite")]
     pub use crate::SqliteStore;
     pub use crate::bus::IdempotencyLayer;
+    pub use crate::read_model::{Query, ReadModelRepository};
+    pub use crate::ReadModel;
     pub use crate::{
         Aggregate, Context, DispatchError, Error, EventMetadata, EventStore, ExpectedVersion,
         HandlerContext, InMemoryStore, Mink, NewEvent, Position, ReadAll, ReadFilter, command,
@@ -146,3 +162,8 @@ pub struct GuideOperations;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/guide/command-bus.md")]
 pub struct GuideCommandBus;
+
+/// The read models guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide/read-models.md")]
+pub struct GuideReadModels;

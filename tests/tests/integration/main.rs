@@ -8,5 +8,6 @@ mod dispatch;
 mod hygiene;
 mod idempotency_faults;
 mod postgres;
+mod projections;
 mod projection_macro;
 mod unit_of_work;
