@@ -15,8 +15,7 @@ use crate::error::{Error, Result};
 use crate::event::Position;
 use crate::store::{
     CheckpointTransaction, CheckpointUpdate, DeadLetter, Desired, Lease, ProjectionRecord,
-    ProjectionState, ProjectionStore, RebuildRequest, RebuildStep, StatusReport,
-    StoreTransaction,
+    ProjectionState, ProjectionStore, RebuildRequest, RebuildStep, StatusReport, StoreTransaction,
 };
 
 /// The projection records of an in-memory store; cloning shares them.
@@ -70,9 +69,9 @@ impl Records {
 
     /// The record when `lease` still holds it.
     fn held(&mut self, lease: &Lease) -> Option<&mut ProjectionRecord> {
-        self.by_name
-            .get_mut(&lease.projection)
-            .filter(|r| r.generation == lease.generation && r.owner.as_deref() == Some(&lease.owner))
+        self.by_name.get_mut(&lease.projection).filter(|r| {
+            r.generation == lease.generation && r.owner.as_deref() == Some(&lease.owner)
+        })
     }
 }
 
@@ -168,7 +167,10 @@ impl ProjectionStore for InMemoryProjectionStore {
         if to.is_some_and(|to| to < from) {
             return Err(Error::invalid(
                 "rebuild",
-                format!("the upper bound {} is before the lower bound {from}", to.unwrap_or(from)),
+                format!(
+                    "the upper bound {} is before the lower bound {from}",
+                    to.unwrap_or(from)
+                ),
             ));
         }
         let now = Utc::now();
