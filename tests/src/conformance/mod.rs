@@ -57,7 +57,11 @@
 //! - `refusals`: oversized events, bad stream ids and event types;
 //! - `reference_model`: random appends against a model store;
 //! - `unit_of_work`: work inside the append transaction, repeated event ids
-//!   and NUL characters refused alike, reading one's own write.
+//!   and NUL characters refused alike, reading one's own write;
+//! - `projections`: the projection store's leases, checkpoints, rebuild and
+//!   pause requests and dead letters;
+//! - `wake_ups`: readers of the log woken by appends (on PostgreSQL also
+//!   across store instances).
 //!
 //! [`EventStore`]: mink::EventStore
 //! [`Limits`]: mink::Limits
@@ -68,12 +72,14 @@ mod concurrency;
 mod expected_versions;
 mod harness;
 mod log_reads;
+mod projections;
 mod reference_model;
 mod refusals;
 mod round_trips;
 mod stream_reads;
 mod support;
 mod unit_of_work;
+mod wake_ups;
 
 pub use atomicity::{multi_stream_append_is_atomic, same_stream_twice_is_refused};
 pub use concurrency::{racing_writers_many_streams, racing_writers_one_stream};
@@ -82,6 +88,12 @@ pub use harness::{Harness, StoreFuture, keep_alive};
 pub use log_reads::{
     filter_by_category, filter_by_event_type, filter_by_stream, filter_combined,
     positions_increase_and_head_agrees, read_all_after_position,
+};
+pub use projections::{
+    checkpoint_moves_compare_and_set, dead_letters_commit_with_the_checkpoint,
+    desired_state_is_stored, leases_are_exclusive_until_they_expire,
+    racing_acquires_have_one_winner, rebuild_requests_start_and_finish,
+    renew_and_release_follow_the_lease,
 };
 pub use reference_model::random_appends_match_reference_model;
 pub use refusals::{bad_stream_ids_and_event_types_are_refused, oversized_event_is_refused};
@@ -97,6 +109,7 @@ pub use unit_of_work::{
     nul_characters_are_refused_alike, own_write_becomes_visible, racing_units_of_work_land_once,
     unit_of_work_sees_what_the_append_wrote,
 };
+pub use wake_ups::log_changes_wake_after_an_append;
 
 /// Expands the conformance suite for one adapter; see the [module
 /// documentation](crate::conformance) for the factory it takes.
@@ -134,6 +147,14 @@ macro_rules! conformance_suite {
             nul_characters_are_refused_alike,
             own_write_becomes_visible,
             racing_units_of_work_land_once,
+            leases_are_exclusive_until_they_expire,
+            checkpoint_moves_compare_and_set,
+            renew_and_release_follow_the_lease,
+            racing_acquires_have_one_winner,
+            desired_state_is_stored,
+            rebuild_requests_start_and_finish,
+            dead_letters_commit_with_the_checkpoint,
+            log_changes_wake_after_an_append,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
