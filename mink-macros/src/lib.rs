@@ -85,3 +85,16 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// Derives `ReadModel` for a struct with named fields, one of them
+/// `#[read_model(id)]`: a table with one column per field (nested values
+/// as JSON), indexes for `#[read_model(index)]` and
+/// `#[read_model(unique)]` fields, and typed field handles for queries
+/// (`Model::fields()`). The table is `#[read_model(table = "…")]`, by
+/// default the snake-case plural of the struct's name.
+#[proc_macro_derive(ReadModel, attributes(read_model))]
+pub fn derive_read_model(input: TokenStream) -> TokenStream {
+    expand::read_model::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -11,6 +11,7 @@
 //! | --- | --- |
 //! | [`error`], [`event`] | the vocabulary: events, positions, expected versions, errors, serializers |
 //! | [`store`] | the [`EventStore`] trait, the unit of work, idempotency records, rules every adapter applies |
+//! | [`read_model`] | read models: the `ReadModel` trait, typed field handles, queries, the repository |
 //! | [`aggregate`] | aggregates and their event types |
 //! | [`command`] | commands, handlers, routing, context, validation, outcomes |
 //! | [`subscription`] | reading the log as it grows: catch-up, then live |
@@ -27,6 +28,7 @@ pub mod command;
 pub mod event;
 pub use event::error;
 pub mod projection;
+pub mod read_model;
 pub mod store;
 pub mod subscription;
 
@@ -58,6 +60,7 @@ pub mod __private {
     pub use crate::command::{CommandFor, CommandRoute, HandlerOutput, PlainOutput};
     pub use crate::event::EventRegistration;
     pub use crate::projection::ProjectionRegistration;
+    pub use crate::read_model::__private as read_model;
 
     /// Checks, in generated projection code, that a handler's parameter is
     /// an event type.

@@ -61,9 +61,8 @@
 //! - `sqlite` (default): [`SqliteStore`], a single-file store.
 //! - `postgres`: [`PostgresStore`], the production store.
 
-pub use mink_macros::{Aggregate, command, command_handler, event, projection};
-/// The derive and the trait of read models (see [`read_model`]).
 pub use mink_macros::ReadModel;
+pub use mink_macros::{Aggregate, command, command_handler, event, projection};
 pub use mink_runtime::read_model::ReadModel;
 pub use mink_runtime::{
     Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandError, CommandResult,
@@ -125,11 +124,11 @@ pub use mink_runtime::adapters::sqlite::SqliteStore;
 pub mod prelude {
     #[cfg(feature = "postgres")]
     pub use crate::PostgresStore;
+    pub use crate::ReadModel;
     #[cfg(feature = "sqlite")]
     pub use crate::SqliteStore;
     pub use crate::bus::IdempotencyLayer;
     pub use crate::read_model::{Query, ReadModelRepository};
-    pub use crate::ReadModel;
     pub use crate::{
         Aggregate, Context, DispatchError, Error, EventMetadata, EventStore, ExpectedVersion,
         HandlerContext, InMemoryStore, Mink, NewEvent, Position, ReadAll, ReadFilter, command,

@@ -12,6 +12,7 @@ pub(crate) mod event;
 pub(crate) mod handler;
 pub(crate) mod plain_handler;
 pub(crate) mod projection;
+pub(crate) mod read_model;
 
 /// `#[derive(…)]` of `Clone` (when `clone` is asked for), `Serialize` and
 /// `Deserialize`, leaving out those the user already derives, with serde

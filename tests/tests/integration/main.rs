@@ -10,4 +10,5 @@ mod idempotency_faults;
 mod postgres;
 mod projections;
 mod projection_macro;
+mod read_model;
 mod unit_of_work;

@@ -10,6 +10,7 @@
 
 mod idempotency;
 mod projections;
+mod read_model;
 mod transaction;
 
 use std::collections::{HashMap, HashSet};
@@ -23,6 +24,7 @@ use uuid::Uuid;
 use idempotency::IdempotencyRecords;
 pub use idempotency::InMemoryIdempotencyStore;
 pub use projections::InMemoryProjectionStore;
+pub use read_model::InMemoryReadModels;
 pub use transaction::MemoryTransaction;
 
 use crate::error::{Error, Result};

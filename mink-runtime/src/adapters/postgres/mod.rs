@@ -46,6 +46,7 @@ mod builder;
 mod idempotency;
 mod notify;
 mod projections;
+mod read_model;
 mod restore;
 mod rows;
 mod sql;
@@ -72,6 +73,7 @@ use sql::Statements;
 pub use builder::{DEFAULT_SCHEMA, PostgresStoreBuilder};
 pub use idempotency::PostgresIdempotencyStore;
 pub use projections::PostgresProjectionStore;
+pub use read_model::PostgresReadModels;
 pub use restore::{ClusterIdentity, LogRepair};
 pub use transaction::PostgresTransaction;
 

@@ -30,6 +30,7 @@ mod errors;
 mod idempotency;
 mod options;
 mod projections;
+mod read_model;
 mod rows;
 mod sql;
 mod transaction;
@@ -47,6 +48,7 @@ use uuid::Uuid;
 
 pub use idempotency::SqliteIdempotencyStore;
 pub use projections::SqliteProjectionStore;
+pub use read_model::SqliteReadModels;
 pub use transaction::SqliteTransaction;
 
 use options::Location;
