@@ -367,9 +367,9 @@ impl Worker {
     ) -> Step {
         let options = self.entry.options.clone();
         let checkpoint = record.checkpoint;
-        // Read the head before the page: every event up to it that passes
-        // the filter is in the page when the page comes back short, so the
-        // checkpoint may move up to it even past events of other types.
+        // Read the head before the page: when the page comes back empty,
+        // nothing it handles lies up to the head, so the checkpoint may move
+        // there, past events of other types.
         self.changes.mark_seen();
         let head = match self.events.head_position().await {
             Ok(head) => head,
@@ -424,7 +424,10 @@ impl Worker {
                 _ => {}
             }
         }
-        let short = events.len() < options.batch_size;
+        // Only an empty read shows that nothing it handles lies between the
+        // checkpoint and the head: a short page may stop before a row that
+        // cannot be decoded, which the next read reports.
+        let short = events.is_empty();
         // An event past a rebuild's bound: every event up to the bound is
         // in the page, which is in log order.
         let past_bound = bound.is_some_and(|b| events.last().is_some_and(|e| e.position > b));
@@ -432,7 +435,7 @@ impl Worker {
             events.retain(|e| e.position <= bound);
         }
         // Where the checkpoint may go when the batch applies: its last
-        // event, or, when the read came back short, the head it was read
+        // event, or, when the read came back empty, the head it was read
         // under (never past a rebuild's bound).
         let mut target = events.last().map_or(checkpoint, |e| e.position);
         if short {

@@ -8,7 +8,9 @@
 //! applied twice fails its insert) written in the transaction the engine
 //! hands to the handler.
 
+mod kill;
 mod scenarios;
+mod subscriptions;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -41,10 +43,13 @@ pub(crate) struct Row {
     pub version: u64,
 }
 
+/// In-memory rows by projection, each with its event id.
+pub(crate) type MemoryRows = Arc<Mutex<BTreeMap<String, Vec<(String, Row)>>>>;
+
 /// Where the test read model lives: beside the store's events.
 #[derive(Clone)]
 pub(crate) enum Model {
-    Memory(Arc<Mutex<BTreeMap<String, Vec<(String, Row)>>>>),
+    Memory(MemoryRows),
     Sqlite(SqlitePool),
     Postgres(PgPool, String),
 }
@@ -203,6 +208,8 @@ pub(crate) struct Harness {
     /// A second handle on the same database, as another process would
     /// have: its own pool or file connection.
     pub other: Arc<dyn EventStore>,
+    /// The SQLite file, for other processes.
+    pub path: Option<String>,
     _keep: Box<dyn std::any::Any + Send + Sync>,
 }
 
@@ -213,6 +220,7 @@ impl Harness {
             other: Arc::new(store.clone()),
             store: Arc::new(store),
             model: Model::Memory(Arc::default()),
+            path: None,
             _keep: Box::new(()),
         }
     }
@@ -237,6 +245,7 @@ impl Harness {
             store: Arc::new(store),
             other: Arc::new(other),
             model: Model::Sqlite(pool),
+            path: Some(path.display().to_string()),
             _keep: Box::new(dir),
         }
     }
@@ -261,6 +270,7 @@ impl Harness {
             store: Arc::new(test.store.clone()),
             other: Arc::new(other),
             model: Model::Postgres(pool, schema),
+            path: None,
             _keep: Box::new(test),
         })
     }
@@ -403,6 +413,18 @@ impl Projection for Counting {
     }
 }
 
+/// The rows of ticks `first..first + count`, sorted.
+pub(crate) fn rows_of_ticks(first: u64, count: u64) -> Vec<Row> {
+    let mut rows: Vec<Row> = (first..first + count)
+        .map(|n| Row {
+            stream: format!("tick-{n}"),
+            version: 1,
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
 /// One `Ticked` event; `flag` (`"poison"`, `"panic"`) marks it.
 pub(crate) fn tick(n: u64, flag: Option<&str>) -> NewEvent {
     let mut payload = json!({ "n": n });
@@ -477,3 +499,23 @@ on_every_store!(
     live_projection_catches_up_follows_and_loses_nothing_while_paused,
     status_reports_lag_and_wait_caught_up_times_out_typed,
 );
+
+/// Scenarios about rows written by hand: SQLite and PostgreSQL only (an
+/// in-memory log holds decoded events only).
+mod corrupted {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_an_undecodable_row_is_parked_and_the_log_goes_on() {
+        super::scenarios::an_undecodable_row_is_parked_and_the_log_goes_on(
+            super::Harness::sqlite().await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_an_undecodable_row_is_parked_and_the_log_goes_on() {
+        let Some(h) = super::Harness::postgres().await else {
+            return;
+        };
+        super::scenarios::an_undecodable_row_is_parked_and_the_log_goes_on(h).await;
+    }
+}

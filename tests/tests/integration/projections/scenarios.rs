@@ -13,18 +13,7 @@ use mink::store::{
 use mink::subscription::StartFrom;
 use mink::{AppendResult, Error, EventStore, ExpectedVersion, Mink, Position, ReadAll};
 
-use super::{Counting, Harness, Model, PATIENCE, Row, append_ticks, tick};
-
-fn rows_of(first: u64, count: u64) -> Vec<Row> {
-    let mut rows: Vec<Row> = (first..first + count)
-        .map(|n| Row {
-            stream: format!("tick-{n}"),
-            version: 1,
-        })
-        .collect();
-    rows.sort();
-    rows
-}
+use super::{Counting, Harness, Model, PATIENCE, append_ticks, rows_of_ticks as rows_of, tick};
 
 fn engine(store: &Arc<dyn EventStore>, instance: &str, projection: Counting) -> ProjectionEngine {
     ProjectionEngine::builder(Arc::clone(store))
@@ -35,7 +24,7 @@ fn engine(store: &Arc<dyn EventStore>, instance: &str, projection: Counting) -> 
 }
 
 /// Waits until `check` holds on the projection's status.
-async fn until_status(
+pub(super) async fn until_status(
     engine: &ProjectionEngine,
     name: &str,
     what: &str,
@@ -534,4 +523,63 @@ pub(super) async fn status_reports_lag_and_wait_caught_up_times_out_typed(h: Har
     assert_eq!(status.lag_seconds, 0.0);
     assert_eq!(engine.status().await.unwrap().len(), 1);
     engine.stop().await;
+}
+
+/// Rewrites the metadata of `stream`'s events into a shape no reader
+/// accepts, as a hand-made fix gone wrong would.
+async fn corrupt(model: &Model, stream: &str) {
+    use mink::adapters::postgres::sqlx as pgx;
+    use mink::adapters::sqlite::sqlx as sqlite;
+    match model {
+        Model::Sqlite(pool) => {
+            sqlite::query(
+                "UPDATE events SET metadata = '{\"correlation_id\": 7}' WHERE stream_id = ?",
+            )
+            .bind(stream)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        Model::Postgres(pool, schema) => {
+            pgx::query(pgx::AssertSqlSafe(format!(
+                "UPDATE \"{schema}\".events SET metadata = '{{\"correlation_id\": 7}}'::jsonb WHERE stream_id = $1"
+            )))
+            .bind(stream)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        Model::Memory(_) => unreachable!("an in-memory log holds decoded events only"),
+    }
+}
+
+pub(super) async fn an_undecodable_row_is_parked_and_the_log_goes_on(h: Harness) {
+    append_ticks(&*h.store, 0, 12, |_| None).await;
+    corrupt(&h.model, "tick-5").await;
+    let engine = engine(&h.store, "a", Counting::new("undecodable", &h.model));
+    engine.start();
+    engine
+        .wait_caught_up("undecodable", PATIENCE)
+        .await
+        .unwrap();
+    let mut expected = rows_of(0, 12);
+    expected.retain(|r| r.stream != "tick-5");
+    assert_eq!(h.model.rows("undecodable").await, expected);
+    let dead = engine.dead_letters("undecodable").await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].stream_id, "tick-5");
+    // Its place in the log, between its neighbours.
+    assert!(dead[0].position > position_of_stream(&h, "tick-4").await);
+    assert!(dead[0].position < position_of_stream(&h, "tick-6").await);
+    assert!(
+        dead[0].error.contains("cannot be read"),
+        "{}",
+        dead[0].error
+    );
+    engine.stop().await;
+}
+
+/// The position of the one event of `stream`, read through its own stream.
+async fn position_of_stream(h: &Harness, stream: &str) -> Position {
+    h.store.read_stream_forward(stream, 1, 1).await.unwrap()[0].position
 }
