@@ -66,13 +66,10 @@ fn projection_impl(view: &ProjectionBlock<'_>, output: ItemImpl) -> TokenStream 
     let type_name = view.ident.to_string();
     let kind = kind_path(view.kind);
     let events: Vec<&syn::Type> = view.handlers.iter().map(|h| h.event).collect();
-    // The event check, spanned on each parameter's type, so a type that is
-    // not an event is reported there with the trait's advice.
-    let asserts = events.iter().map(|ev| {
-        quote_spanned! {ev.span()=>
-            ::mink::__private::assert_projection_event::<#ev>();
-        }
-    });
+    // Every use of `Event` is spanned on the parameter's type and written
+    // as `<T as Event>::…`, so a type that is not an event is reported
+    // once, there, with the trait's advice: identical diagnostics merge,
+    // and a bound on a helper function would add a note that differs.
     let event_types = events.iter().map(|ev| {
         quote_spanned! {ev.span()=>
             <#ev as ::mink::__private::Event>::EVENT_TYPES
@@ -107,7 +104,6 @@ fn projection_impl(view: &ProjectionBlock<'_>, output: ItemImpl) -> TokenStream 
                 }
 
                 fn event_types(&self) -> ::std::vec::Vec<&'static str> {
-                    #(#asserts)*
                     [#(#event_types),*].concat()
                 }
 
@@ -174,32 +170,44 @@ fn handler_arm(ty: &syn::Type, h: &HandlerMethod<'_>) -> TokenStream {
         .envelope
         .map(|t| quote_spanned!(t.span()=> , __mink_event));
     let context = h.context.map(|t| quote_spanned!(t.span()=> , __mink_ctx));
-    let call = quote!(<#ty>::#method(self, #value #envelope #context));
-    let result = finish_call(call, h.sig, h.output);
+    let result = finish_call(
+        |span| quote_spanned!(span=> <#ty>::#method(self, #value #envelope #context)),
+        h.sig,
+        h.output,
+    );
     quote_spanned! {ev.span()=>
         if <#ev as ::mink::__private::Event>::EVENT_TYPES.contains(&__mink_type) {
-            return match ::mink::__private::decode_projection_event::<#ev>(__mink_event) {
+            return match <#ev as ::mink::__private::Event>::from_recorded(
+                __mink_event,
+                &::mink::__private::JsonSerializer,
+            ) {
                 ::core::result::Result::Ok(__mink_value) => #result,
-                ::core::result::Result::Err(__mink_error) => {
-                    ::core::result::Result::Err(__mink_error)
-                }
+                ::core::result::Result::Err(__mink_error) => ::core::result::Result::Err(
+                    ::mink::__private::HandlerError::undecodable(__mink_error),
+                ),
             };
         }
     }
 }
 
-/// Awaits `call` when the method is `async`, and turns its result into the
-/// engine's, checked against `ProjectionOutput` at the return type.
-fn finish_call(call: TokenStream, sig: &syn::Signature, output: Option<&syn::Type>) -> TokenStream {
+/// The method call `call` builds, awaited when the method is `async`, its
+/// result turned into the engine's. The call and the conversion carry the
+/// return type's span, so a return type that does not fit
+/// `ProjectionOutput` is reported there.
+fn finish_call(
+    call: impl FnOnce(proc_macro2::Span) -> TokenStream,
+    sig: &syn::Signature,
+    output: Option<&syn::Type>,
+) -> TokenStream {
+    let span = output.map_or_else(|| sig.ident.span(), Spanned::span);
+    let call = call(span);
     let call = match sig.asyncness {
-        Some(_) => quote!(#call.await),
+        Some(_) => quote_spanned!(span=> #call.await),
         None => call,
     };
-    let span = output.map_or_else(|| sig.ident.span(), Spanned::span);
-    let into_result = quote_spanned! {span=>
-        ::mink::__private::ProjectionOutput::into_handler_result
-    };
-    quote!(#into_result(#call))
+    quote_spanned! {span=>
+        ::mink::__private::ProjectionOutput::into_handler_result(#call)
+    }
 }
 
 /// The `options()` override of an async projection with options; nothing
@@ -263,8 +271,11 @@ fn options_fn(options: &AsyncOptions) -> TokenStream {
 fn reset_fn(ty: &syn::Type, r: &ResetMethod<'_>) -> TokenStream {
     let method = &r.sig.ident;
     let context = r.context.map(|t| quote_spanned!(t.span()=> , __mink_ctx));
-    let call = quote!(<#ty>::#method(self #context));
-    let result = finish_call(call, r.sig, r.output);
+    let result = finish_call(
+        |span| quote_spanned!(span=> <#ty>::#method(self #context)),
+        r.sig,
+        r.output,
+    );
     quote! {
         fn reset<'__mink_self, '__mink_ctx, '__mink_tx, '__mink_future>(
             &'__mink_self self,

@@ -1,0 +1,35 @@
+use mink::prelude::*;
+
+#[event]
+pub struct OrderPlaced {
+    pub total: u64,
+}
+
+#[event]
+pub struct OrderShipped {
+    pub carrier: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the read model is down")]
+pub struct ModelDown;
+
+pub struct Summaries;
+
+/// Not declared with #[event].
+pub struct OrderCancelled {
+    pub reason: String,
+}
+
+#[projection(kind = async)]
+impl Summaries {
+    async fn placed(&self, _event: &OrderPlaced) -> Result<(), ModelDown> {
+        Ok(())
+    }
+
+    async fn cancelled(&self, _event: &OrderCancelled) -> Result<(), ModelDown> {
+        Ok(())
+    }
+}
+
+fn main() {}
