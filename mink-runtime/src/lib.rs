@@ -90,16 +90,6 @@ pub mod __private {
     /// different paths or aliases.
     pub trait ProjectionHandles<E> {}
 
-    /// Decodes `event` as `E` for a projection handler: a payload that does
-    /// not decode, or a type name `E` does not know, is a permanent failure
-    /// carrying the typed [`crate::Error`].
-    pub fn decode_projection_event<E: crate::Event>(
-        event: &crate::RecordedEvent,
-    ) -> Result<E, crate::projection::HandlerError> {
-        E::from_recorded(event, &crate::JsonSerializer)
-            .map_err(crate::projection::HandlerError::undecodable)
-    }
-
     /// The failure for an event whose type none of a projection's handlers
     /// takes (the engine passes only the types the projection lists, so this
     /// means a caller passed a foreign event).
