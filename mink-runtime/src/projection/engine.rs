@@ -40,6 +40,14 @@ pub(super) struct Entry {
     pub live_paused: watch::Sender<bool>,
     /// Live projections: where to start.
     pub live_start: StartFrom,
+    /// Dead letters to replay, for the worker holding the lease.
+    pub replays: Mutex<Vec<Replay>>,
+}
+
+/// A request to apply a parked event again.
+pub(super) struct Replay {
+    pub position: Position,
+    pub done: tokio::sync::oneshot::Sender<Result<()>>,
 }
 
 impl Entry {
@@ -155,6 +163,7 @@ impl ProjectionEngineBuilder {
                 nudge: Arc::new(Notify::new()),
                 live_paused: watch::channel(false).0,
                 live_start,
+                replays: Mutex::new(Vec::new()),
             };
             if entries.insert(name.clone(), Arc::new(entry)).is_some() {
                 return Err(Error::Configuration(format!(
@@ -372,6 +381,48 @@ impl ProjectionEngine {
     pub async fn dead_letters(&self, name: &str) -> Result<Vec<DeadLetter>> {
         self.entry(name)?;
         self.checkpoints()?.dead_letters(name).await
+    }
+
+    /// Applies a parked event again, in the projection's transaction, and
+    /// removes it from the dead letters when it applies. The checkpoint does
+    /// not move. Runs on the worker holding the lease, which must be in
+    /// this engine; fails with the handler's error, leaving the event
+    /// parked, when it fails again.
+    pub async fn replay_dead_letter(&self, name: &str, position: Position) -> Result<()> {
+        let entry = self.entry(name)?;
+        if entry.kind != ProjectionKind::Async {
+            return Err(Error::invalid(
+                "projection",
+                format!(
+                    "`{name}` is a {} projection; only async projections park events",
+                    entry.kind
+                ),
+            ));
+        }
+        if !entry.figures.get().owned {
+            let owner = self
+                .checkpoints()?
+                .record(name)
+                .await?
+                .and_then(|r| r.owner)
+                .unwrap_or_else(|| "no instance".to_owned());
+            return Err(Error::invalid(
+                "projection",
+                format!("`{name}` is worked by {owner}, not by this engine; replay it there"),
+            ));
+        }
+        let (done, result) = tokio::sync::oneshot::channel();
+        entry
+            .replays
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Replay { position, done });
+        entry.nudge.notify_waiters();
+        result.await.map_err(|_| {
+            Error::Configuration(format!(
+                "the worker of `{name}` stopped before replaying {position}"
+            ))
+        })?
     }
 
     /// The status of every projection, by name.

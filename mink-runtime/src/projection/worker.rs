@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use tokio::sync::{Notify, watch};
 
-use super::engine::Entry;
+use super::engine::{Entry, Replay};
 use super::handler::{FailureKind, HandlerError, PoisonPolicy, ProjectionContext, ProjectionKind};
 use super::status::{PROJECTION_ERRORS_TOTAL, PROJECTION_EVENTS_TOTAL, RebuildRun};
 use crate::error::Error;
@@ -188,6 +188,24 @@ impl Worker {
             let Some(current) = record.clone() else {
                 continue;
             };
+            let replays: Vec<Replay> =
+                std::mem::take(&mut *self.entry.replays.lock().unwrap_or_else(|p| p.into_inner()));
+            if !replays.is_empty() {
+                for replay in replays {
+                    let outcome = self
+                        .replay(lease, current.checkpoint, replay.position)
+                        .await;
+                    let lost = matches!(outcome, Err(Error::LeaseLost { .. }));
+                    let _ = replay.done.send(outcome);
+                    if lost {
+                        return Exit::Lost;
+                    }
+                }
+                // The replays counted events: read the record again.
+                renewed_at = None;
+                record = None;
+                continue;
+            }
             if current.desired == Desired::Paused {
                 self.set_state(ProjectionState::Paused);
                 faulted_at = None;
@@ -317,6 +335,69 @@ impl Worker {
                 }
                 Step::Stopped => return Exit::Stop,
             }
+        }
+    }
+
+    /// Applies the parked event at `position` again, leaving the
+    /// checkpoint where it is, and removes it from the dead letters.
+    async fn replay(
+        &self,
+        lease: &Lease,
+        checkpoint: Position,
+        position: Position,
+    ) -> Result<(), Error> {
+        let parked = self.checkpoints.dead_letters(&self.entry.name).await?;
+        let Some(dead) = parked.into_iter().find(|d| d.position == position) else {
+            return Err(Error::invalid(
+                "position",
+                format!("`{}` has no parked event at {position}", self.entry.name),
+            ));
+        };
+        // The last position before `position` in log order.
+        let before = if position.event > 0 {
+            Position {
+                commit: position.commit,
+                event: position.event - 1,
+            }
+        } else {
+            Position {
+                commit: position.commit.saturating_sub(1),
+                event: u64::MAX,
+            }
+        };
+        let request = ReadAll {
+            after: before,
+            filter: ReadFilter::all().stream(dead.stream_id.clone()),
+            limit: 1,
+        };
+        let event = self
+            .events
+            .read_all_forward(request)
+            .await?
+            .into_iter()
+            .find(|e| e.position == position)
+            .ok_or_else(|| {
+                Error::invalid("position", format!("no event is stored at {position}"))
+            })?;
+        match self
+            .apply(
+                lease,
+                checkpoint,
+                checkpoint,
+                std::slice::from_ref(&event),
+                RebuildStep::None,
+            )
+            .await
+        {
+            Applied::Committed => {
+                self.count(1);
+                self.checkpoints
+                    .remove_dead_letter(&self.entry.name, position)
+                    .await?;
+                Ok(())
+            }
+            Applied::Failed(_, e) => Err(Error::UnitOfWork(e.into_source())),
+            Applied::Store(e) => Err(e),
         }
     }
 

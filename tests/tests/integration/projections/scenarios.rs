@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use futures::future::FutureExt;
 use mink::projection::{PoisonPolicy, ProjectionEngine, ProjectionKind, ProjectionStatus};
 use mink::store::{
-    CheckpointUpdate, Desired, ProjectionState, ProjectionStore as _, RebuildStep,
-    StoreTransaction, UnitOfWork, WorkFuture,
+    CheckpointUpdate, Desired, ProjectionRecord, ProjectionState, ProjectionStore as _,
+    RebuildStep, StoreTransaction, UnitOfWork, WorkFuture,
 };
 use mink::subscription::StartFrom;
 use mink::{AppendResult, Error, EventStore, ExpectedVersion, Mink, Position, ReadAll};
@@ -39,6 +39,29 @@ pub(super) async fn until_status(
         assert!(
             started.elapsed() < PATIENCE,
             "waited {PATIENCE:?} for {what}; status: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until `check` holds on the stored record, read through another
+/// handle on the database.
+async fn until_record(
+    h: &Harness,
+    name: &str,
+    what: &str,
+    check: impl Fn(&ProjectionRecord) -> bool,
+) -> ProjectionRecord {
+    let checkpoints = h.other.projection_store().expect("a projection store");
+    let started = Instant::now();
+    loop {
+        let record = checkpoints.record(name).await.expect("a record");
+        if let Some(record) = record.filter(|r| check(r)) {
+            return record;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "waited {PATIENCE:?} for {what}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -118,6 +141,31 @@ pub(super) async fn parks_a_poison_event_and_applies_its_neighbours(h: Harness) 
     let status = engine.status_of("poisoned").await.unwrap();
     assert_eq!(status.dead_letters, 1);
     assert_eq!(status.events_processed, 39);
+
+    // Replaying it while it still fails leaves it parked.
+    let err = engine
+        .replay_dead_letter("poisoned", dead[0].position)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot apply tick-17"), "{err}");
+    assert_eq!(engine.dead_letters("poisoned").await.unwrap().len(), 1);
+    // Once the cause is fixed, the replay applies it and clears it.
+    faults.poison.store(false, Ordering::SeqCst);
+    engine
+        .replay_dead_letter("poisoned", dead[0].position)
+        .await
+        .unwrap();
+    assert_eq!(h.model.rows("poisoned").await, rows_of(0, 40));
+    assert!(engine.dead_letters("poisoned").await.unwrap().is_empty());
+    let status = engine.status_of("poisoned").await.unwrap();
+    assert_eq!(status.events_processed, 40);
+    assert!(
+        engine
+            .replay_dead_letter("poisoned", dead[0].position)
+            .await
+            .is_err(),
+        "a position with no parked event is refused"
+    );
     engine.stop().await;
 }
 
@@ -163,15 +211,10 @@ pub(super) async fn exhausted_retries_fault_the_projection_until_resumed(h: Harn
     assert_eq!(status.checkpoint, position_of(&*h.store, 6).await);
     assert!(engine.dead_letters("strict").await.unwrap().is_empty());
     // Another handle sees the fault too: it is stored with the lease.
-    let record = h
-        .other
-        .projection_store()
-        .unwrap()
-        .record("strict")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(record.state, ProjectionState::Faulted);
+    let record = until_record(&h, "strict", "the stored fault", |r| {
+        r.state == ProjectionState::Faulted
+    })
+    .await;
     assert!(record.last_error.is_some());
 
     // The operator fixes the cause and resumes: the event applies.
@@ -232,20 +275,15 @@ pub(super) async fn rebuild_honours_its_bounds_then_pauses_there(h: Harness) {
         .rebuild("rebuilt", Position::START, None)
         .await
         .unwrap();
-    let status = until_status(&engine, "rebuilt", "the full rebuild", |s| {
+    until_status(&engine, "rebuilt", "the full rebuild", |s| {
         s.events_processed == 10 + 4 + 5 + 12
     })
     .await;
     assert_eq!(h.model.rows("rebuilt").await, rows_of(0, 12));
-    let record = h
-        .other
-        .projection_store()
-        .unwrap()
-        .record("rebuilt")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(record.rebuild, None, "{status:?}");
+    let record = until_record(&h, "rebuilt", "the rebuild to finish", |r| {
+        r.rebuild.is_none()
+    })
+    .await;
     assert_eq!(record.desired, Desired::Running);
     assert!(
         engine.rebuild("rebuilt", to, Some(from)).await.is_err(),
