@@ -166,3 +166,8 @@ pub struct GuideCommandBus;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/guide/read-models.md")]
 pub struct GuideReadModels;
+
+/// The projections guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide/projections.md")]
+pub struct GuideProjections;
