@@ -1,4 +1,7 @@
-//! The e-commerce order flow: create an order, add items, remove one, ship.
+//! The e-commerce order flow: create an order, add items, remove one, ship;
+//! an inline projection keeps an order summary per order (committed with
+//! the events), an async projection counts units sold per SKU (committed
+//! with its checkpoint), and the example queries both.
 //!
 //! ```text
 //! cargo run -p mink-examples --bin order-flow
@@ -7,11 +10,17 @@
 //! Events go to `mink-example.db` (SQLite) in the working directory, or to
 //! the store `DATABASE_URL` names (`postgres://…`, `sqlite://…`, `memory:`). Look at them with
 //! `sqlite3 mink-example.db 'select * from events'` or
-//! `psql "$DATABASE_URL" -c 'select * from mink.events'`.
+//! `psql "$DATABASE_URL" -c 'select * from mink.events'`; the read models are
+//! the tables `order_summaries` and `sku_sales` beside them.
+
+use std::time::Duration;
 
 use mink::adapters::AnyStore;
 use mink::bus::{RecoveryLayer, RetryOnConflictLayer, TracingLayer, ValidationLayer};
 use mink::prelude::*;
+use mink::projection::ProjectionContext;
+use mink::read_model::{Query, ReadModelRepository};
+use mink::{BoxError, ReadModel, RecordedEvent};
 
 /// What can happen to an order.
 #[event]
@@ -214,13 +223,182 @@ impl mink::Validate for AddItem {
     }
 }
 
+/// One line of an order summary.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SummaryLine {
+    /// Stock keeping unit.
+    pub sku: String,
+    /// How many.
+    pub qty: u32,
+    /// Unit price.
+    pub price_cents: u64,
+}
+
+/// A row per order, kept by the inline projection [`OrderSummaries`].
+#[derive(ReadModel, Debug, Clone, PartialEq)]
+#[read_model(table = "order_summaries")]
+pub struct OrderSummary {
+    /// The order's id.
+    #[read_model(id)]
+    pub id: String,
+    /// Who ordered.
+    #[read_model(index)]
+    pub customer_id: String,
+    /// `open` or `shipped`.
+    #[read_model(index)]
+    pub status: String,
+    /// The order's lines (a JSON column).
+    pub lines: Vec<SummaryLine>,
+    /// What the lines cost together.
+    #[read_model(index)]
+    pub total_cents: i64,
+    /// When the order was created.
+    #[read_model(index)]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Keeps [`OrderSummary`] rows in the append's transaction: a command's
+/// caller reads its order's summary as soon as the command returns.
+pub struct OrderSummaries {
+    repo: ReadModelRepository<OrderSummary>,
+}
+
+#[projection(name = "order-summaries", kind = inline)]
+impl OrderSummaries {
+    async fn on_order(
+        &self,
+        event: &OrderEvent,
+        envelope: &RecordedEvent,
+        ctx: &mut ProjectionContext<'_>,
+    ) -> Result<(), BoxError> {
+        let id = envelope.stream_id.trim_start_matches("order-").to_owned();
+        let tx = ctx
+            .transaction()
+            .ok_or("an inline projection runs in a transaction")?;
+        let mut summaries = self.repo.in_tx(tx);
+        match event {
+            OrderEvent::Created { customer_id } => {
+                summaries
+                    .insert(&OrderSummary {
+                        id,
+                        customer_id: customer_id.clone(),
+                        status: "open".into(),
+                        lines: Vec::new(),
+                        total_cents: 0,
+                        created_at: envelope.timestamp,
+                    })
+                    .await?
+            }
+            OrderEvent::ItemAdded {
+                sku,
+                qty,
+                price_cents,
+            } => {
+                let line = SummaryLine {
+                    sku: sku.clone(),
+                    qty: *qty,
+                    price_cents: *price_cents,
+                };
+                summaries
+                    .update(id.as_str(), |o| {
+                        o.lines.push(line);
+                        o.total_cents = total_of(&o.lines);
+                    })
+                    .await
+                    .map(drop)?
+            }
+            OrderEvent::ItemRemoved { sku } => summaries
+                .update(id.as_str(), |o| {
+                    o.lines.retain(|l| &l.sku != sku);
+                    o.total_cents = total_of(&o.lines);
+                })
+                .await
+                .map(drop)?,
+            OrderEvent::Shipped { .. } => summaries
+                .update(id.as_str(), |o| o.status = "shipped".into())
+                .await
+                .map(drop)?,
+        }
+        Ok(())
+    }
+}
+
+fn total_of(lines: &[SummaryLine]) -> i64 {
+    let cents: u64 = lines.iter().map(|l| u64::from(l.qty) * l.price_cents).sum();
+    i64::try_from(cents).unwrap_or(i64::MAX)
+}
+
+/// Units ordered per SKU, kept by the async projection [`SalesPerSku`].
+#[derive(ReadModel, Debug, Clone, PartialEq)]
+#[read_model(table = "sku_sales")]
+pub struct SkuSales {
+    /// Stock keeping unit.
+    #[read_model(id)]
+    pub sku: String,
+    /// Units put in orders.
+    #[read_model(index)]
+    pub units: i64,
+    /// Order lines that added it.
+    pub lines_added: i64,
+    /// Order lines that took it out again.
+    pub lines_removed: i64,
+}
+
+/// Counts [`SkuSales`] in a background worker; each batch's rows commit
+/// with its checkpoint, so every event counts exactly once, across
+/// restarts.
+pub struct SalesPerSku {
+    repo: ReadModelRepository<SkuSales>,
+}
+
+#[projection(name = "sales-per-sku", kind = async, batch_size = 200)]
+impl SalesPerSku {
+    async fn on_order(
+        &self,
+        event: &OrderEvent,
+        ctx: &mut ProjectionContext<'_>,
+    ) -> Result<(), BoxError> {
+        let (sku, units, added, removed) = match event {
+            OrderEvent::ItemAdded { sku, qty, .. } => (sku, i64::from(*qty), 1, 0),
+            OrderEvent::ItemRemoved { sku } => (sku, 0, 0, 1),
+            OrderEvent::Created { .. } | OrderEvent::Shipped { .. } => return Ok(()),
+        };
+        let tx = ctx
+            .transaction()
+            .ok_or("an async projection runs in a transaction")?;
+        let mut sales = self.repo.in_tx(tx);
+        let mut row = sales.find_by_id(sku.as_str()).await?.unwrap_or(SkuSales {
+            sku: sku.clone(),
+            units: 0,
+            lines_added: 0,
+            lines_removed: 0,
+        });
+        row.units += units;
+        row.lines_added += added;
+        row.lines_removed += removed;
+        sales.upsert(&row).await?;
+        Ok(())
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://mink-example.db".into());
     let store = AnyStore::open(&url).await?;
     println!("store: {} ({url})", store.backend());
     let idempotency = store.idempotency();
-    let builder = Mink::builder().store(store);
+    let read_models = store.read_models();
+    let summaries = ReadModelRepository::<OrderSummary>::open_shared(read_models.clone()).await?;
+    let sales = ReadModelRepository::<SkuSales>::open_shared(read_models).await?;
+    let builder = Mink::builder()
+        .store(store)
+        .instance_id("order-flow")
+        .projection(OrderSummaries {
+            repo: summaries.clone(),
+        })
+        .projection(SalesPerSku {
+            repo: sales.clone(),
+        });
     let app = builder
         .layer(RecoveryLayer)
         .layer(TracingLayer)
@@ -229,10 +407,63 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(RetryOnConflictLayer::new())
         .build()
         .await?;
-    run(&app).await
+    run(&app, &summaries).await?;
+    report(&app, &summaries, &sales).await?;
+    app.shutdown().await;
+    Ok(())
 }
 
-async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
+/// Queries both read models.
+async fn report(
+    app: &Mink,
+    summaries: &ReadModelRepository<OrderSummary>,
+    sales: &ReadModelRepository<SkuSales>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    // Open orders over 50 euros, newest first, first page of five.
+    let f = OrderSummary::fields();
+    let open_over_50 = Query::new()
+        .filter(f.status.eq("open").and(f.total_cents.gt(5_000)))
+        .order_by(f.created_at.desc())
+        .page(1, 5);
+    let page = summaries.find_page(open_over_50).await?;
+    println!(
+        "open orders over 50 euros (inline projection): {} in all, first page:",
+        page.total
+    );
+    for o in &page.items {
+        println!(
+            "  {} {:<10} {} line(s) {:>6} cents  {}",
+            o.id,
+            o.customer_id,
+            o.lines.len(),
+            o.total_cents,
+            o.created_at.format("%Y-%m-%d %H:%M:%S")
+        );
+    }
+
+    // The async projection catches up in the background.
+    app.projections()
+        .wait_caught_up("sales-per-sku", Duration::from_secs(30))
+        .await?;
+    let status = app.projections().status_of("sales-per-sku").await?;
+    println!(
+        "units per SKU (async projection, {} events applied, checkpoint {}):",
+        status.events_processed, status.checkpoint
+    );
+    let s = SkuSales::fields();
+    for row in sales.find(Query::new().order_by(s.units.desc())).await? {
+        println!(
+            "  {:<6} {:>4} unit(s), {} line(s) added, {} removed",
+            row.sku, row.units, row.lines_added, row.lines_removed
+        );
+    }
+    Ok(())
+}
+
+async fn run(
+    app: &Mink,
+    summaries: &ReadModelRepository<OrderSummary>,
+) -> Result<(), Box<dyn std::error::Error>> {
     // A new order each run, so the example can run again on the same file.
     let order_id = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
     let id = || order_id.clone();
@@ -325,6 +556,26 @@ async fn run(app: &Mink) -> Result<(), Box<dyn std::error::Error>> {
         Err(mink::DispatchError::Rejected(e)) => println!("refused   adding after shipping: {e}"),
         other => return Err(format!("a shipped order must refuse changes, got {other:?}").into()),
     }
+
+    // A second order, left open.
+    let open_id = format!("{order_id}b");
+    let create = CreateOrder {
+        order_id: open_id.clone(),
+        customer_id: "customer-9".into(),
+    };
+    app.dispatch_with(create, checkout()).await?;
+    let add = AddItem {
+        order_id: open_id.clone(),
+        sku: "lamp".into(),
+        qty: 2,
+        price_cents: 3_900,
+    };
+    app.dispatch_with(add, checkout()).await?;
+    let summary = summaries.get(open_id.as_str()).await?;
+    println!(
+        "summary   {open_id}: {} cents, {} (read at once: it committed with the events)",
+        summary.total_cents, summary.status
+    );
 
     let order = app.load_aggregate::<Order>(&id()).await?;
     println!(

@@ -131,6 +131,17 @@ impl AnyStore {
         }
     }
 
+    /// The read models kept in this store's database.
+    pub fn read_models(&self) -> Arc<dyn crate::read_model::ReadModelStore> {
+        match self {
+            AnyStore::Memory(s) => Arc::new(s.read_models()),
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(s) => Arc::new(s.read_models()),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(s) => Arc::new(s.read_models()),
+        }
+    }
+
     fn inner(&self) -> &dyn EventStore {
         match self {
             AnyStore::Memory(s) => s,

@@ -56,6 +56,7 @@ pub struct InMemoryStore {
     inner: Arc<RwLock<Log>>,
     idempotency: Arc<IdempotencyRecords>,
     projections: InMemoryProjectionStore,
+    read_models: InMemoryReadModels,
     signal: LogSignal,
     limits: Limits,
 }
@@ -116,6 +117,12 @@ impl InMemoryStore {
     /// The idempotency records kept beside these events.
     pub fn idempotency(&self) -> InMemoryIdempotencyStore {
         InMemoryIdempotencyStore::new_shared(Arc::clone(&self.idempotency))
+    }
+
+    /// The read models kept beside these events; every call shares the same
+    /// tables.
+    pub fn read_models(&self) -> InMemoryReadModels {
+        self.read_models.clone()
     }
 
     /// The projection checkpoints, leases and dead letters kept beside
