@@ -7,23 +7,22 @@
 //! The read model of these cases is one table (or, in memory, one list)
 //! written through the batch's own transaction, as a projection would.
 
-use std::sync::{Arc, Mutex};
+mod read_model;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use mink::adapters::memory::MemoryTransaction;
-use mink::adapters::postgres::PostgresTransaction;
-use mink::adapters::postgres::sqlx;
 use mink::adapters::postgres::sqlx::types::chrono::{DateTime, Utc};
-use mink::adapters::sqlite::SqliteTransaction;
 use mink::store::{
     CheckpointUpdate, DeadLetter, Desired, Lease, ProjectionRecord, ProjectionState,
     ProjectionStore, RebuildRequest, RebuildStep, StatusReport,
 };
-use mink::{Error, Position, StoreTransaction};
+use mink::{Error, Position};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use super::harness::Harness;
+use read_model::ReadModel;
 
 /// A lease long enough never to run out during a case.
 const LONG: Duration = Duration::from_secs(300);
@@ -36,72 +35,6 @@ fn projections(harness: &Harness) -> Arc<dyn ProjectionStore> {
     match harness.store().projection_store() {
         Some(store) => store,
         None => panic!("the store keeps no projection records"),
-    }
-}
-
-/// A read model written through a batch's transaction: a table on the SQL
-/// stores (created on first use), staged effects on the in-memory store.
-#[derive(Default)]
-struct ReadModel {
-    memory: Arc<Mutex<Vec<String>>>,
-}
-
-const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS conformance_read_model (row TEXT NOT NULL)";
-const SELECT_ROWS: &str = "SELECT row FROM conformance_read_model";
-
-impl ReadModel {
-    /// Writes `row` in `tx`, to be stored only if `tx` commits.
-    async fn write(&self, tx: &mut dyn StoreTransaction, row: &str) {
-        if let Some(tx) = tx.downcast_mut::<MemoryTransaction>() {
-            let (rows, row) = (Arc::clone(&self.memory), row.to_owned());
-            tx.on_commit(move || rows.lock().unwrap().push(row));
-        } else if let Some(tx) = tx.downcast_mut::<SqliteTransaction>() {
-            let conn = tx.connection();
-            sqlx::query(CREATE_TABLE).execute(&mut *conn).await.unwrap();
-            sqlx::query("INSERT INTO conformance_read_model (row) VALUES (?1)")
-                .bind(row)
-                .execute(conn)
-                .await
-                .expect("write a read-model row");
-        } else if let Some(tx) = tx.downcast_mut::<PostgresTransaction>() {
-            let conn = tx.connection();
-            sqlx::query(CREATE_TABLE).execute(&mut *conn).await.unwrap();
-            sqlx::query("INSERT INTO conformance_read_model (row) VALUES ($1)")
-                .bind(row)
-                .execute(conn)
-                .await
-                .expect("write a read-model row");
-        } else {
-            panic!("no read model for a `{}` transaction", tx.backend());
-        }
-    }
-
-    /// Every committed row, sorted; read in a batch transaction of `lease`
-    /// that is rolled back.
-    async fn rows(&self, store: &dyn ProjectionStore, lease: &Lease) -> Vec<String> {
-        let mut batch = store.begin(lease).await.expect("begin a batch");
-        let tx = batch.transaction();
-        let mut rows: Vec<String> = if tx.downcast_mut::<MemoryTransaction>().is_some() {
-            self.memory.lock().unwrap().clone()
-        } else if let Some(tx) = tx.downcast_mut::<SqliteTransaction>() {
-            let conn = tx.connection();
-            sqlx::query(CREATE_TABLE).execute(&mut *conn).await.unwrap();
-            sqlx::query_scalar(SELECT_ROWS)
-                .fetch_all(conn)
-                .await
-                .unwrap()
-        } else if let Some(tx) = tx.downcast_mut::<PostgresTransaction>() {
-            let conn = tx.connection();
-            sqlx::query(CREATE_TABLE).execute(&mut *conn).await.unwrap();
-            sqlx::query_scalar(SELECT_ROWS)
-                .fetch_all(conn)
-                .await
-                .unwrap()
-        } else {
-            panic!("no read model for a `{}` transaction", tx.backend());
-        };
-        rows.sort();
-        rows
     }
 }
 

@@ -24,6 +24,13 @@
 //!   [`PostgresStore::idempotency`], by the database's clock.
 //! - **Units of work** ([`EventStore::append_with`]) run in the append's own
 //!   transaction, on [`PostgresTransaction::connection`].
+//! - **Projection checkpoints, leases and dead letters** live in
+//!   `<schema>.projections` and `<schema>.projection_dead_letters`, from
+//!   [`PostgresStore::projections`].
+//! - **Readers of the log** are woken after each commit: in this process at
+//!   once, in others through `LISTEN`/`NOTIFY` on
+//!   [`PostgresStore::log_channel`], sent by a background task outside the
+//!   append's transaction.
 //!
 //! # Examples
 //!

@@ -3,10 +3,13 @@
 //!
 //! # Layout
 //!
-//! One table, `events`, created by the embedded migrations in
+//! The log is one table, `events`, created by the embedded migrations in
 //! `mink-runtime/migrations/sqlite` (re-running them is a no-op). Payloads
 //! that are valid UTF-8 without NUL bytes (JSON, the default) are stored as
 //! TEXT, anything else as a BLOB; reads return the exact bytes either way.
+//! Beside it live the idempotency records (`mink_idempotency`) and the
+//! projections' checkpoints, leases and dead letters (`mink_projections`,
+//! `mink_projection_dead_letters`; see [`SqliteStore::projections`]).
 //!
 //! # Writing
 //!
