@@ -6,6 +6,7 @@
 use std::process::{Command, Stdio};
 
 use mink::adapters::postgres::sqlx;
+use mink::store::{CheckpointUpdate, DeadLetter, ProjectionStore as _, RebuildStep};
 use mink::{Error, EventStore, ExpectedVersion, Position, PostgresStore, ReadAll};
 
 use super::support::{Cluster, event, one, test_store};
@@ -83,8 +84,46 @@ async fn a_log_restored_into_another_cluster_is_repaired_in_order() {
         .read_all_forward(ReadAll::after(Position::START, 100))
         .await
         .expect("read the source log");
+    let positions: Vec<Position> = original.iter().map(|e| e.position).collect();
     let original: Vec<_> = original.iter().map(|e| e.event_id).collect();
     assert_eq!(original.len(), 3);
+
+    // A projection that applied the first two events, parked the third and
+    // was asked to rebuild the range between the first and the third.
+    let checkpoints = source.projection_store().expect("a projection store");
+    let lease = checkpoints
+        .acquire(
+            "moved-projection",
+            "source",
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .unwrap()
+        .expect("a lease");
+    let tx = checkpoints.begin(&lease).await.unwrap();
+    tx.commit(CheckpointUpdate {
+        from: Position::START,
+        to: positions[1],
+        applied: 2,
+        parked: vec![DeadLetter {
+            projection: "moved-projection".into(),
+            position: positions[2],
+            event_id: original[2],
+            stream_id: "moved-c".into(),
+            version: 1,
+            event_type: "C".into(),
+            error: "parked before the move".into(),
+            attempts: 1,
+            parked_at: chrono::Utc::now(),
+        }],
+        rebuild: RebuildStep::None,
+    })
+    .await
+    .expect("store the checkpoint");
+    checkpoints
+        .request_rebuild("moved-projection", positions[0], Some(positions[2]))
+        .await
+        .expect("ask for a rebuild");
 
     // Dump the store's schema; restore it into the fresh cluster.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -140,6 +179,26 @@ async fn a_log_restored_into_another_cluster_is_repaired_in_order() {
         .expect("read the moved log");
     let ids: Vec<_> = read.iter().map(|e| e.event_id).collect();
     assert_eq!(ids, original, "complete and in its original order");
+    // The projection's positions moved with their events.
+    let moved_checkpoints = moved.projection_store().expect("a projection store");
+    let record = moved_checkpoints
+        .record("moved-projection")
+        .await
+        .unwrap()
+        .expect("the record came along");
+    assert_eq!(record.checkpoint, read[1].position);
+    let rebuild = record.rebuild.expect("the rebuild request came along");
+    assert_eq!(
+        (rebuild.from, rebuild.to),
+        (read[0].position, Some(read[2].position))
+    );
+    let dead = moved_checkpoints
+        .dead_letters("moved-projection")
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].position, read[2].position);
+    assert_eq!(dead[0].event_id, original[2]);
 
     let after = moved
         .append_to_stream("moved-d", ExpectedVersion::NoStream, vec![event("D", 4)])
