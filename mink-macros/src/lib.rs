@@ -67,18 +67,57 @@ pub fn command_handler(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 /// Turns an inherent impl block into a projection: one method per event
-/// type it reads, `(&self, event: &E)` optionally followed by
-/// `envelope: &RecordedEvent` and `ctx: &mut ProjectionContext<'_>`,
-/// `async` or not, returning `Result<(), E>` or `()`.
+/// type it reads, registered so that `Mink::builder()` finds it.
 ///
-/// Keys: `kind = inline | async | live` (required), `name = "…"` (default:
-/// the type's name in kebab-case) and, for async projections only,
-/// `batch_size`, `batch_timeout_ms`, `max_attempts`,
-/// `on_poison = skip | pause | retry`, `lease_ttl_ms`,
-/// `backoff_initial_ms`, `backoff_max_ms` and `poll_interval_ms`. A method
-/// marked `#[projection(reset)]` clears the read model before a rebuild;
-/// `#[projection(skip)]` leaves a helper method alone. See the `mink` crate
-/// for examples.
+/// ```ignore
+/// use mink::prelude::*;
+/// use mink::projection::ProjectionContext;
+/// use mink::RecordedEvent;
+///
+/// #[projection(name = "order-summary", kind = async, batch_size = 100)]
+/// impl OrderSummaries {
+///     async fn placed(
+///         &self,
+///         event: &OrderPlaced,
+///         envelope: &RecordedEvent,
+///         ctx: &mut ProjectionContext<'_>,
+///     ) -> Result<(), SummaryError> {
+///         // write the read model in `ctx.transaction()`
+///         Ok(())
+///     }
+///
+///     fn changed(&self, event: &OrderEvent) {}
+///
+///     #[projection(reset)]
+///     async fn clear(&self, ctx: &mut ProjectionContext<'_>) -> Result<(), SummaryError> {
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// - **Handlers** take `&self` and the event, by reference or by value,
+///   optionally followed by the envelope (`&RecordedEvent`) and then the
+///   context (`&mut ProjectionContext<'_>`). They may be `async` or not,
+///   and return `Result<(), E>` with `E: Into<BoxError>` (wrap a failure
+///   that may pass by itself in `Transient`) or nothing. Each event type
+///   has one handler; an `#[event]` enum's handler gets all its variants.
+/// - `kind = inline | async | live` is required: it decides whether the
+///   read model commits with the events, with a checkpoint in a background
+///   worker, or lives in memory.
+/// - `name = "…"` names the checkpoint, lease and dead letters; it defaults
+///   to the type's name in kebab-case (`OrderSummaries` →
+///   `order-summaries`).
+/// - Async projections only: `batch_size`, `batch_timeout_ms`,
+///   `max_attempts`, `on_poison = skip | pause | retry`, `lease_ttl_ms`,
+///   `backoff_initial_ms`, `backoff_max_ms`, `poll_interval_ms`; the rest of
+///   `ProjectionOptions` keeps its defaults.
+/// - `#[projection(reset)]` marks the method that clears the read model
+///   before a rebuild (`&self`, optionally the context);
+///   `#[projection(skip)]` leaves a helper method alone. Functions without
+///   `self`, such as constructors, are always left alone.
+///
+/// A projection whose type is `Default` is built by the application
+/// builder; others are handed to it with `MinkBuilder::projection`.
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::projection::expand(args.into(), input.into())
