@@ -188,7 +188,7 @@ impl<'a> ReadModel<'a> {
                 } else if meta.path.is_ident("unique") {
                     FieldRole::Unique
                 } else {
-                    return attr::unknown_key(cx, "read_model", meta, &["id", "index", "unique"]);
+                    return attr::unknown_key(cx, "read_model", meta, &["index", "unique", "id"]);
                 };
                 role.set(cx, "read_model", meta, r);
                 Ok(())

@@ -1,0 +1,9 @@
+use mink::prelude::*;
+
+#[derive(ReadModel)]
+pub struct Book {
+    id: String,
+    title: String,
+}
+
+fn main() {}

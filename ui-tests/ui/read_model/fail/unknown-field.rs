@@ -1,0 +1,12 @@
+use mink::prelude::*;
+
+#[derive(ReadModel)]
+pub struct Book {
+    #[read_model(id)]
+    id: String,
+    title: String,
+}
+
+fn main() {
+    let _ = Book::fields().titel.eq("Dune");
+}
