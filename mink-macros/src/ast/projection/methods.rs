@@ -48,15 +48,14 @@ enum MethodRole {
 /// Reads a method's `#[projection(…)]` markers.
 fn method_role(cx: &mut Ctxt, method: &ImplItemFn) -> MethodRole {
     let mut role = MethodRole::Handler;
+    let mut misspelt = false;
     attr::for_each_key(cx, &method.attrs, "projection", |cx, meta| {
         let this = if meta.path.is_ident("skip") {
             MethodRole::Skip
         } else if meta.path.is_ident("reset") {
             MethodRole::Reset
         } else {
-            // A misspelt marker leaves the method alone: treating it as a
-            // handler would add errors about its signature.
-            role = MethodRole::Skip;
+            misspelt = true;
             return attr::unknown_key(cx, "projection", meta, &["reset", "skip"]);
         };
         if role != MethodRole::Handler && role != this {
@@ -68,7 +67,9 @@ fn method_role(cx: &mut Ctxt, method: &ImplItemFn) -> MethodRole {
         role = this;
         Ok(())
     });
-    role
+    // A misspelt marker leaves the method alone: treating it as a handler
+    // would add errors about its signature.
+    if misspelt { MethodRole::Skip } else { role }
 }
 
 /// The methods of a `#[projection]` block the macro uses.
@@ -93,6 +94,16 @@ pub(super) fn read_methods<'a>(cx: &mut Ctxt, block: &'a ItemImpl) -> Methods<'a
         };
         let role = method_role(cx, method);
         let sig = &method.sig;
+        if role == MethodRole::Reset && sig.receiver().is_none() {
+            cx.error_spanned_by(
+                &sig.ident,
+                format!(
+                    "reset method `{}` takes `&self` and, optionally, `ctx: &mut mink::projection::ProjectionContext<'_>`",
+                    sig.ident
+                ),
+            );
+            continue;
+        }
         if role == MethodRole::Skip || sig.receiver().is_none() {
             continue;
         }
@@ -177,9 +188,10 @@ fn handler_method<'a>(
     sig: &'a Signature,
     output: Option<&'a Type>,
 ) -> Option<HandlerMethod<'a>> {
-    let mut params = sig.inputs.iter().skip(1).map(|a| match a {
-        FnArg::Typed(t) => &*t.ty,
-        FnArg::Receiver(_) => unreachable!("only the first input can be a receiver"),
+    // The receiver, checked by the caller, is the first input.
+    let mut params = sig.inputs.iter().skip(1).filter_map(|a| match a {
+        FnArg::Typed(t) => Some(&*t.ty),
+        FnArg::Receiver(_) => None,
     });
     let Some(event_param) = params.next() else {
         cx.error_spanned_by(
