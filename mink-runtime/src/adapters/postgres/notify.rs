@@ -19,14 +19,16 @@
 //! Neither task is on an append's path: an append never waits for them and
 //! never fails because of them. Readers still poll, so a lost notification
 //! only delays delivery. Both tasks stop when the last clone of the store
-//! is dropped.
+//! is dropped; one whose Tokio runtime shut down is started again, on the
+//! runtime of the next commit or listen.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
+use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use uuid::Uuid;
@@ -74,16 +76,50 @@ pub(super) struct LogNotifications {
     /// notifications (its readers were woken directly).
     instance: Arc<str>,
     connect: Arc<PgConnectOptions>,
-    notifier: OnceLock<AbortHandle>,
-    listener: OnceLock<AbortHandle>,
+    notifier: Background,
+    listener: Background,
+}
+
+/// A background task, started on first use, started again when the runtime
+/// it ran on has shut down, and stopped with the store.
+#[derive(Default)]
+struct Background(Mutex<Option<AbortHandle>>);
+
+impl Background {
+    fn task(&self) -> std::sync::MutexGuard<'_, Option<AbortHandle>> {
+        // Nothing panics while the lock is held.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the task with `start` unless it runs; does nothing outside a
+    /// Tokio runtime.
+    fn ensure(&self, start: impl FnOnce(&Handle) -> AbortHandle) {
+        let mut task = self.task();
+        if task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        if let Ok(runtime) = Handle::try_current() {
+            *task = Some(start(&runtime));
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        self.task().as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    fn stop(&self) {
+        if let Some(task) = self.task().take() {
+            task.abort();
+        }
+    }
 }
 
 impl fmt::Debug for LogNotifications {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogNotifications")
             .field("channel", &self.channel)
-            .field("notifier", &self.notifier.get().is_some())
-            .field("listener", &self.listener.get().is_some())
+            .field("notifier", &self.notifier.is_running())
+            .field("listener", &self.listener.is_running())
             .finish_non_exhaustive()
     }
 }
@@ -98,8 +134,8 @@ impl LogNotifications {
             channel: channel_name(schema).into(),
             instance: Uuid::now_v7().simple().to_string().into(),
             connect,
-            notifier: OnceLock::new(),
-            listener: OnceLock::new(),
+            notifier: Background::default(),
+            listener: Background::default(),
         }
     }
 
@@ -113,51 +149,39 @@ impl LogNotifications {
     pub(super) fn committed(&self) {
         self.signal.notify();
         self.commits.notify_one();
-        if self.notifier.get().is_none()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            self.notifier.get_or_init(|| {
-                runtime
-                    .spawn(send_notifications(
-                        Arc::clone(&self.commits),
-                        Arc::clone(&self.connect),
-                        Arc::clone(&self.channel),
-                        Arc::clone(&self.instance),
-                    ))
-                    .abort_handle()
-            });
-        }
+        self.notifier.ensure(|runtime| {
+            runtime
+                .spawn(send_notifications(
+                    Arc::clone(&self.commits),
+                    Arc::clone(&self.connect),
+                    Arc::clone(&self.channel),
+                    Arc::clone(&self.instance),
+                ))
+                .abort_handle()
+        });
     }
 
     /// A new reader's wake-ups; starts the listener on the first call made
     /// inside a Tokio runtime.
     pub(super) fn listen(&self) -> LogChanges {
-        if self.listener.get().is_none()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            self.listener.get_or_init(|| {
-                runtime
-                    .spawn(forward_notifications(
-                        self.signal.clone(),
-                        Arc::clone(&self.connect),
-                        Arc::clone(&self.channel),
-                        Arc::clone(&self.instance),
-                    ))
-                    .abort_handle()
-            });
-        }
+        self.listener.ensure(|runtime| {
+            runtime
+                .spawn(forward_notifications(
+                    self.signal.clone(),
+                    Arc::clone(&self.connect),
+                    Arc::clone(&self.channel),
+                    Arc::clone(&self.instance),
+                ))
+                .abort_handle()
+        });
         self.signal.listen()
     }
 }
 
 impl Drop for LogNotifications {
     fn drop(&mut self) {
-        for task in [self.notifier.get(), self.listener.get()]
-            .into_iter()
-            .flatten()
-        {
-            task.abort();
-        }
+        self.notifier.stop();
+        self.listener.stop();
     }
 }
 
