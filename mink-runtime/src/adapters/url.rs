@@ -142,6 +142,32 @@ impl AnyStore {
         }
     }
 
+    /// The streams `query` selects, in the order they were first written
+    /// (see [`StreamQuery`](super::memory::inspect::StreamQuery)).
+    pub async fn list_streams(
+        &self,
+        query: &super::memory::inspect::StreamQuery,
+    ) -> Result<Vec<StreamInfo>> {
+        match self {
+            AnyStore::Memory(s) => s.list_streams(query).await,
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(s) => s.list_streams(query).await,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(s) => s.list_streams(query).await,
+        }
+    }
+
+    /// Counts and sizes of the whole log, with the `top` longest streams.
+    pub async fn log_stats(&self, top: usize) -> Result<super::memory::inspect::LogStats> {
+        match self {
+            AnyStore::Memory(s) => s.log_stats(top).await,
+            #[cfg(feature = "sqlite")]
+            AnyStore::Sqlite(s) => s.log_stats(top).await,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(s) => s.log_stats(top).await,
+        }
+    }
+
     fn inner(&self) -> &dyn EventStore {
         match self {
             AnyStore::Memory(s) => s,

@@ -9,6 +9,7 @@
 //! does on PostgreSQL. A failed unit of work leaves no trace.
 
 mod idempotency;
+pub mod inspect;
 mod projections;
 mod read_model;
 mod transaction;

@@ -51,6 +51,7 @@
 mod append;
 mod builder;
 mod idempotency;
+mod inspect;
 mod notify;
 mod projections;
 mod read_model;

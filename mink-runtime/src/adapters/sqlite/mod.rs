@@ -31,6 +31,7 @@
 
 mod errors;
 mod idempotency;
+mod inspect;
 mod options;
 mod projections;
 mod read_model;
