@@ -10,6 +10,7 @@
 mod cases;
 mod injection;
 mod models;
+mod projections;
 mod properties;
 mod schema;
 mod transactions;
