@@ -523,8 +523,28 @@ impl ProjectionEngine {
         Ok(status)
     }
 
-    /// Waits until projection `name` has applied every event visible now
-    /// (its checkpoint reaches the head read at the call), for at most
+    /// Whether an event the projection handles lies after `checkpoint`, up
+    /// to `target`.
+    async fn pending(&self, entry: &Entry, checkpoint: Position, target: Position) -> Result<bool> {
+        let filter = ReadFilter {
+            event_types: entry.event_types.clone(),
+            ..ReadFilter::default()
+        };
+        match self
+            .inner
+            .store
+            .read_all_forward(ReadAll::after(checkpoint, 1).filter(filter))
+            .await
+        {
+            Ok(next) => Ok(next.first().is_some_and(|e| e.position <= target)),
+            // A row that cannot be read is waiting: the worker parks it.
+            Err(Error::Undecodable { position, .. }) => Ok(position <= target),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until projection `name` has applied every event it handles
+    /// that is visible now (up to the head read at the call), for at most
     /// `timeout`; fails with [`Error::ProjectionLagging`] after that.
     pub async fn wait_caught_up(&self, name: &str, timeout: Duration) -> Result<()> {
         let entry = self.entry(name)?;
@@ -539,7 +559,7 @@ impl ProjectionEngine {
                     .map_or(Position::START, |r| r.checkpoint),
                 _ => entry.figures.get().checkpoint,
             };
-            if checkpoint >= target {
+            if checkpoint >= target || !self.pending(entry, checkpoint, target).await? {
                 return Ok(());
             }
             let waited = started.elapsed();

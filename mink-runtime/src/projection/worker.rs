@@ -7,7 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::FutureExt;
 use tokio::sync::{Notify, watch};
 
@@ -154,9 +154,9 @@ impl Worker {
         let heartbeat = options.lease_ttl / 3;
         let mut renewed_at: Option<Instant> = None;
         let mut record: Option<ProjectionRecord> = None;
-        // The record's `updated_at` when the projection faulted: it stays
-        // faulted until an operator touches the record (resume, rebuild).
-        let mut faulted_at: Option<DateTime<Utc>> = None;
+        // Whether this worker paused the projection on a poison event (the
+        // pause policy): it reports `faulted` until an operator resumes it.
+        let mut faulted = false;
         let mut failures = 0u32;
         loop {
             if self.stopping() {
@@ -207,20 +207,18 @@ impl Worker {
                 continue;
             }
             if current.desired == Desired::Paused {
-                self.set_state(ProjectionState::Paused);
-                faulted_at = None;
+                self.set_state(if faulted {
+                    ProjectionState::Faulted
+                } else {
+                    ProjectionState::Paused
+                });
                 self.idle(heartbeat, false).await;
                 renewed_at = None;
                 continue;
             }
-            if let Some(at) = faulted_at {
-                if current.updated_at <= at {
-                    self.set_state(ProjectionState::Faulted);
-                    self.idle(heartbeat, false).await;
-                    renewed_at = None;
-                    continue;
-                }
-                faulted_at = None;
+            if faulted {
+                // Resumed by an operator: try the poison event again.
+                faulted = false;
                 self.entry.figures.update(|f| f.last_error = None);
             }
             // A rebuild not started yet: clear the read model and move the
@@ -319,10 +317,21 @@ impl Worker {
                         .figures
                         .update(|f| f.last_error = Some(error.clone()));
                     self.set_state(ProjectionState::Faulted);
-                    faulted_at = Some(current.updated_at);
+                    // Pause it where it stands, in the store, so that only
+                    // an operator's resume (from any process) retries it.
+                    if let Err(e) = self
+                        .checkpoints
+                        .set_desired(&self.entry.name, Desired::Paused)
+                        .await
+                    {
+                        tracing::warn!(projection = %self.entry.name, error = %e, "pausing a faulted projection failed; it retries");
+                    } else {
+                        faulted = true;
+                    }
                     // Store the fault at once, so that every instance's
                     // status shows it.
                     renewed_at = None;
+                    record = None;
                 }
                 Step::Lost => return Exit::Lost,
                 Step::Retry(error) => {

@@ -259,11 +259,14 @@ impl CheckpointTransaction for MemoryCheckpoint {
             }
         }
         if !update.parked.is_empty() {
-            records
-                .dead
-                .entry(lease.projection.clone())
-                .or_default()
-                .extend(update.parked);
+            let parked = records.dead.entry(lease.projection.clone()).or_default();
+            for dead in update.parked {
+                // One per position, in log order, as the SQL stores keep them.
+                match parked.binary_search_by(|d| d.position.cmp(&dead.position)) {
+                    Ok(at) => parked[at] = dead,
+                    Err(at) => parked.insert(at, dead),
+                }
+            }
         }
         // Under the lock: a reader of the checkpoint already sees the read
         // model it covers.

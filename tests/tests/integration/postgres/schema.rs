@@ -39,7 +39,16 @@ async fn migrating_twice_is_a_no_op() {
     .fetch_all(store.pool())
     .await
     .expect("list tables");
-    assert_eq!(tables, vec!["_sqlx_migrations", "events", "idempotency"]);
+    assert_eq!(
+        tables,
+        vec![
+            "_sqlx_migrations",
+            "events",
+            "idempotency",
+            "projection_dead_letters",
+            "projections"
+        ]
+    );
     let applied: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM {}._sqlx_migrations",
         store.schema()
@@ -47,5 +56,5 @@ async fn migrating_twice_is_a_no_op() {
     .fetch_one(store.pool())
     .await
     .expect("count migrations");
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
 }

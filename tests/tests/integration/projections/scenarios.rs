@@ -532,6 +532,19 @@ pub(super) async fn live_projection_catches_up_follows_and_loses_nothing_while_p
     append_ticks(&*h.store, 35, 5, |_| None).await;
     engine.wait_caught_up("live", PATIENCE).await.unwrap();
     assert_eq!(model.rows("live").await, rows_of(0, 40));
+    // Events it does not handle leave nothing to wait for.
+    h.store
+        .append_to_stream(
+            "other-1",
+            ExpectedVersion::Any,
+            vec![mink::NewEvent::new("Other", b"{}".to_vec())],
+        )
+        .await
+        .unwrap();
+    engine
+        .wait_caught_up("live", Duration::from_secs(2))
+        .await
+        .expect("caught up: nothing it handles is waiting");
     engine.stop().await;
 }
 
