@@ -25,7 +25,7 @@ use sqlx::migrate::{Migration, Migrator};
 
 use super::Ctx;
 use crate::args::{MigrateCommand, MigrateCreate, MigrateRun, MigrateSource};
-use crate::connect::{Raw, Target};
+use crate::connect::{Backend, Raw, Target};
 use crate::error::{CliError, CliResult};
 use crate::output::Tone;
 
@@ -290,8 +290,17 @@ async fn status(ctx: &Ctx, source: &MigrateSource) -> CliResult {
     Ok(())
 }
 
-/// Creates the PostgreSQL schema, as the store's builder does.
+/// Creates the PostgreSQL schema, as the store's builder does; switches a
+/// SQLite file to WAL, as the store does when it opens it.
 async fn ensure_schema(target: &Target, raw: &Raw) -> CliResult {
+    if let Raw::Sqlite(pool) = raw
+        && matches!(target.backend, Backend::SqliteFile(_))
+    {
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(pool)
+            .await
+            .map_err(|e| CliError::sql("could not switch the file to WAL", e))?;
+    }
     if let Raw::Postgres(pool) = raw {
         let name_ok = target
             .schema
@@ -331,7 +340,19 @@ async fn run_to(
 
 async fn up(ctx: &Ctx, args: &MigrateRun) -> CliResult {
     let target = ctx.target()?;
-    let raw = target.raw(!args.dry_run).await?;
+    let raw = match &target.backend {
+        // A dry run against a file not created yet: every migration is
+        // pending, as in an empty private database.
+        Backend::SqliteFile(path) if args.dry_run && !path.exists() => {
+            Target {
+                backend: Backend::SqliteMemory,
+                ..target.clone()
+            }
+            .raw(false)
+            .await?
+        }
+        _ => target.raw(!args.dry_run).await?,
+    };
     let lines = lines(&target, &raw, &args.source).await?;
     if let Some(bad) = lines
         .iter()

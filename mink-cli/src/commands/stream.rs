@@ -184,16 +184,16 @@ async fn stats(ctx: &Ctx, top: usize) -> CliResult {
         stats.first_event_at.as_ref().map_or("-".to_owned(), time),
         stats.last_event_at.as_ref().map_or("-".to_owned(), time),
     ));
-    for (title, tallies) in [
-        ("event type", &stats.event_types),
-        ("category", &stats.categories),
-        ("stream", &stats.top_streams),
+    for (title, none, tallies) in [
+        ("event type", "no events", &stats.event_types),
+        ("category", "no categories", &stats.categories),
+        ("stream", "no streams", &stats.top_streams),
     ] {
         let mut table = ctx.out.table(&[title, "events", "bytes"]);
         for t in tallies {
             table.add_row(vec![t.name.clone(), t.events.to_string(), bytes(t.bytes)]);
         }
-        ctx.out.print_table(&table, &format!("no {title}s"));
+        ctx.out.print_table(&table, none);
         ctx.out.text("");
     }
     Ok(())
