@@ -17,6 +17,7 @@ pub mod hot;
 pub mod load;
 pub mod measure;
 pub mod peer;
+pub mod projections;
 pub mod raw;
 pub mod report;
 pub mod shape;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use mink::adapters::postgres::sqlx;
 use mink_bench::figure::Figure;
 use mink_bench::measure::{Plan, Stats};
+use mink_bench::projections;
 use mink_bench::raw::RawBaseline;
 use mink_bench::report::Report;
 use mink_bench::stores::{self, Backend, Target};
@@ -55,6 +56,8 @@ fn parse_args() -> Result<Args, String> {
             "w3" => a.workloads.push("w3"),
             "w4" => a.workloads.push("w4"),
             "w5" => a.workloads.push("w5"),
+            "w6" => a.workloads.push("w6"),
+            "w7" => a.workloads.push("w7"),
             "--runs" => a.plan.runs = value("--runs")?.parse().or_say("--runs")?,
             "--warmup-ms" => a.plan.warmup = millis(value("--warmup-ms")?, "--warmup-ms")?,
             "--window-ms" => a.plan.window = millis(value("--window-ms")?, "--window-ms")?,
@@ -326,6 +329,50 @@ impl Session {
     }
 }
 
+/// W6 and W7, the read side (`bench/src/projections.rs`).
+impl Session {
+    async fn w6(&mut self) -> Result<(), String> {
+        eprintln!("W6: an async projection catching up on the log");
+        let notes = &mut self.report.notes;
+        if self.postgres.is_some() {
+            let raw = self.raw.as_ref();
+            let f = projections::w6_postgres(
+                &self.args.url,
+                raw,
+                &self.args.plan,
+                shape::LOG_EVENTS,
+                notes,
+            )
+            .await?;
+            self.report.read_side.catch_up.extend(f);
+        }
+        if self.args.backends.contains(&Backend::Sqlite) {
+            let f = projections::w6_sqlite(projections::SQLITE_LOG_EVENTS, notes).await?;
+            self.report.read_side.catch_up.extend(f);
+        }
+        Ok(())
+    }
+
+    async fn w7(&mut self) -> Result<(), String> {
+        eprintln!(
+            "W7: live delivery of {} appends/s for {} s",
+            projections::LIVE_RATE,
+            projections::LIVE_SECONDS
+        );
+        if let Some(store) = self.postgres.as_ref().and_then(Target::postgres) {
+            let f = projections::w7_postgres(&self.args.url, store).await?;
+            self.report.read_side.live.extend(f);
+        }
+        if self.args.backends.contains(&Backend::Sqlite) {
+            let t = Target::open(Backend::Sqlite, &self.args.url).await?;
+            let f = projections::w7_on(&t.store, Backend::Sqlite.system()).await;
+            t.close().await?;
+            self.report.read_side.live.push(f?);
+        }
+        Ok(())
+    }
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let mut report = Report {
         machine: machine(&args.url).await,
@@ -357,6 +404,8 @@ async fn run(args: Args) -> Result<(), String> {
                 "w2" => session.w2().await?,
                 "w3" => session.w3().await?,
                 "w4" => session.w4().await?,
+                "w6" => session.w6().await?,
+                "w7" => session.w7().await?,
                 _ => session.w5().await?,
             }
         }

@@ -23,6 +23,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Every figure, in the order measured.
     pub figures: Vec<Figure>,
+    /// W6 and W7: projection catch-up and live delivery.
+    pub read_side: crate::projections::ReadSide,
 }
 
 impl Report {
@@ -111,6 +113,7 @@ impl Report {
                 ms(p50(SQLITE)),
             );
         }
+        out.push_str(&self.read_side.markdown());
         let _ = writeln!(out, "\n### Targets\n");
         for line in self.targets() {
             let _ = writeln!(out, "- {line}");
@@ -205,6 +208,7 @@ impl Report {
                 "x",
             );
         }
+        lines.extend(self.read_side.targets());
         lines
     }
 }
