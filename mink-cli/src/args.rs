@@ -98,8 +98,14 @@ pub struct InitArgs {
     /// The event store it uses.
     #[arg(long, value_enum, default_value_t = StoreKind::Sqlite)]
     pub store: StoreKind,
-    /// Path of the `mink` crate to depend on (until mink is on a registry).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../mink"))]
+    /// Path of the `mink` crate to depend on, until mink is on a registry
+    /// (default: the `mink/` directory of the checkout this tool was built
+    /// from).
+    #[arg(
+        long,
+        default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../mink"),
+        hide_default_value = true
+    )]
     pub mink_path: PathBuf,
     /// Write into a directory that is not empty, replacing files of the
     /// same names.

@@ -710,7 +710,7 @@ fn init_then_generate_then_cargo_test() {
         .current_dir(&app)
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTFLAGS")
-        .args(["test", "--offline", "--quiet"])
+        .args(["test", "--offline"])
         .output()
         .unwrap();
     assert!(
@@ -719,5 +719,5 @@ fn init_then_generate_then_cargo_test() {
         stdout(&output),
         stderr(&output)
     );
-    assert!(stdout(&output).contains("deposits_add_up_in_the_balance"));
+    assert!(stdout(&output).contains("deposits_add_up_in_the_balance ... ok"));
 }

@@ -399,7 +399,7 @@ async fn up(ctx: &Ctx, args: &MigrateRun) -> CliResult {
         };
         let Some(set) = set else { continue };
         bar.set_message(format!("{} {}", line.set, line.description));
-        run_to(&raw, &set.migrator, line.version).await.map_err(|e| {
+        run_to(&raw, set.migrator, line.version).await.map_err(|e| {
             CliError::new(format!(
                 "{} migration {} ({}) failed and was rolled back: {}",
                 line.set,
