@@ -614,3 +614,7 @@ fn stream_of(result: &mink::CommandResult) -> &str {
 fn version_of(result: &mink::CommandResult) -> u64 {
     result.version.unwrap_or_default()
 }
+
+#[cfg(test)]
+#[path = "order_flow_tests.rs"]
+mod tests;

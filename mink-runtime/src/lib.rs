@@ -31,6 +31,8 @@ pub mod projection;
 pub mod read_model;
 pub mod store;
 pub mod subscription;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use aggregate::{Aggregate, Event, Tracked};
 pub use app::{Mink, MinkBuilder, Registry};

@@ -114,6 +114,14 @@ pub mod adapters {
     pub use mink_runtime::adapters::*;
 }
 
+/// Test fixtures: given / when / then for aggregates and projections,
+/// event assertions with diffs, throwaway test databases (feature
+/// `testing`; `docs/tutorial/04-testing.md`).
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use mink_runtime::testing::*;
+}
+
 pub use mink_runtime::adapters::memory::InMemoryStore;
 #[cfg(feature = "postgres")]
 pub use mink_runtime::adapters::postgres::PostgresStore;
