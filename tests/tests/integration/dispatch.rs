@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mink::prelude::*;
+use mink::testing::{AggregateFixture, assert_recorded, then_error_matches};
 use mink::{DispatchError, Error, NewEvent, Tracked};
 
 #[event]
@@ -104,6 +105,122 @@ impl Account {
     }
 }
 
+// ------------------------------------------- the handlers, without a store
+
+#[test]
+fn an_account_opens_once() {
+    AggregateFixture::<Account>::given_nothing()
+        .when(open("a1"))
+        .then_events([AccountEvent::Opened {
+            owner: "ada".into(),
+        }])
+        .then_state(|account| {
+            assert!(account.open);
+            assert_eq!(account.id, "a1");
+        });
+    AggregateFixture::<Account>::given([AccountEvent::Opened {
+        owner: "ada".into(),
+    }])
+    .when(open("a1"))
+    .then_error(|e| *e == AccountError::AlreadyOpen);
+}
+
+#[test]
+fn withdrawals_are_limited_by_the_balance() {
+    let history = [
+        AccountEvent::Opened {
+            owner: "ada".into(),
+        },
+        AccountEvent::Deposited { amount: 50 },
+        AccountEvent::Withdrawn(20),
+    ];
+    let withdraw = |amount| Withdraw {
+        id: "a1".into(),
+        amount,
+    };
+    AggregateFixture::<Account>::given(history.clone())
+        .when(withdraw(30))
+        .then_events([AccountEvent::Withdrawn(30)])
+        .then_state(|account| assert_eq!(account.balance, 0));
+    then_error_matches!(
+        AggregateFixture::<Account>::given(history).when(withdraw(31)),
+        AccountError::Insufficient {
+            balance: 30,
+            wanted: 31
+        }
+    );
+}
+
+#[test]
+fn a_command_may_produce_no_event() {
+    AggregateFixture::<Account>::given([AccountEvent::Opened {
+        owner: "ada".into(),
+    }])
+    .when(Touch { id: "a1".into() })
+    .then_no_events()
+    .then_event_count(0);
+}
+
+/// The message a failing fixture panics with.
+fn failure_of(check: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let payload = std::panic::catch_unwind(check).expect_err("the check must fail");
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_failing_fixture_says_what_differs() {
+    let deposited = || {
+        AggregateFixture::<Account>::given([AccountEvent::Opened {
+            owner: "ada".into(),
+        }])
+        .when(Deposit {
+            id: "a1".into(),
+            amount: 5,
+        })
+    };
+    let wrong_field = failure_of(|| {
+        deposited().then_events([AccountEvent::Deposited { amount: 6 }]);
+    });
+    assert!(
+        wrong_field.contains("event #0 `AccountDeposited`: field `amount`: expected 6, got 5"),
+        "{wrong_field}"
+    );
+    let wrong_type = failure_of(|| {
+        deposited().then_events([AccountEvent::Withdrawn(5), AccountEvent::Closed]);
+    });
+    assert!(
+        wrong_type.contains("expected 2 event(s), got 1")
+            && wrong_type.contains("event #0: expected `AccountWithdrawn`, got `AccountDeposited`")
+            && wrong_type.contains("event #1: missing `AccountClosed`"),
+        "{wrong_type}"
+    );
+    let not_refused = failure_of(|| {
+        then_error_matches!(deposited(), AccountError::NotOpen);
+    });
+    assert!(
+        not_refused
+            .contains("`Deposit` was expected to be refused, and produced [\"AccountDeposited\"]"),
+        "{not_refused}"
+    );
+    let other_error = failure_of(|| {
+        then_error_matches!(
+            AggregateFixture::<Account>::given_nothing().when(Deposit {
+                id: "a1".into(),
+                amount: 5
+            }),
+            AccountError::AlreadyOpen
+        );
+    });
+    assert!(
+        other_error.contains("refused with NotOpen (`account not open`), which does not match `AccountError::AlreadyOpen`"),
+        "{other_error}"
+    );
+}
+
 async fn app() -> Mink {
     Mink::builder()
         .store(InMemoryStore::new())
@@ -157,11 +274,15 @@ async fn dispatch_loads_handles_and_appends() {
         .read_stream_forward("account-a1", 1, 10)
         .await
         .unwrap();
-    let types: Vec<_> = stored.iter().map(|e| e.event_type.as_str()).collect();
-    assert_eq!(
-        types,
-        ["AccountOpened", "AccountDeposited", "AccountWithdrawn"]
-    );
+    assert_recorded(&stored)
+        .types(["AccountOpened", "AccountDeposited", "AccountWithdrawn"])
+        .events([
+            AccountEvent::Opened {
+                owner: "ada".into(),
+            },
+            AccountEvent::Deposited { amount: 50 },
+            AccountEvent::Withdrawn(20),
+        ]);
     assert_eq!(stored[1].schema_version, 2);
     assert_eq!(stored[0].payload, br#"{"owner":"ada"}"#);
     assert_eq!(stored[2].payload, b"20");
@@ -479,15 +600,13 @@ async fn plain_commands_run_their_handler_function() {
         .read_stream_forward("statements-2026", 1, 10)
         .await
         .unwrap();
-    assert_eq!(stored.len(), 1);
-    assert_eq!(
-        stored[0].metadata.correlation_id.as_deref(),
-        Some("batch-7")
-    );
-    assert_eq!(
-        stored[0].metadata.causation_id,
-        Some(command_id.to_string())
-    );
+    assert_recorded(&stored)
+        .count(1)
+        .metadata_eq(&mink::EventMetadata {
+            correlation_id: Some("batch-7".into()),
+            causation_id: Some(command_id.to_string()),
+            ..Default::default()
+        });
 
     let err = app
         .dispatch(SendStatement {
