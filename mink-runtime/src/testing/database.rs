@@ -282,3 +282,76 @@ mod postgres {
         Ok(conn.close().await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_sqlite_database_is_a_file_removed_on_drop() {
+        let db = TestDatabase::sqlite();
+        let path = db.path().expect("a file").to_owned();
+        let store = db.store().await.expect("a store on the file");
+        drop(store);
+        assert!(path.exists());
+        drop(db);
+        assert!(!path.exists() && !path.parent().expect("its directory").exists());
+    }
+
+    /// A test that panics while its schema holds tables and an open
+    /// transaction still leaves no schema behind.
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn a_postgres_schema_is_dropped_after_a_panic() {
+        use sqlx::Connection;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let crashed = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let Some(db) = TestDatabase::postgres("dropping a schema after a panic").await
+                else {
+                    let _ = tx.send(None);
+                    return;
+                };
+                let Ok(crate::adapters::AnyStore::Postgres(store)) = db.store().await else {
+                    panic!("a PostgreSQL store");
+                };
+                let _ = tx.send(Some((db.url(), db.schema().map(str::to_owned))));
+                let mut open = store.pool().begin().await.expect("a transaction");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "LOCK TABLE \"{}\".events IN ACCESS EXCLUSIVE MODE",
+                    store.schema()
+                )))
+                .execute(&mut *open)
+                .await
+                .expect("a lock held by the test");
+                panic!("the test fails while holding a lock");
+            })
+        })
+        .join();
+        let Some((url, Some(schema))) = rx.recv().expect("the test's database") else {
+            return;
+        };
+        assert!(crashed.is_err(), "the test panicked");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let left: i64 = runtime.block_on(async {
+            let mut conn = sqlx::postgres::PgConnection::connect(&url)
+                .await
+                .expect("connect");
+            sqlx::query_scalar("SELECT count(*) FROM pg_namespace WHERE nspname = $1")
+                .bind(&schema)
+                .fetch_one(&mut conn)
+                .await
+                .expect("look for the schema")
+        });
+        assert_eq!(left, 0, "schema {schema} was left behind");
+    }
+}
