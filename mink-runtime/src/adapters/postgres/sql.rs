@@ -22,11 +22,21 @@ const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text 
 /// `append_to_streams_in` refuses a transaction that got its id elsewhere
 /// first), so such a transaction cannot add rows with that id later.
 /// Transactions on other tables or in other databases then do not hold
-/// readers back. `pg_locks` is read once (one consistent view of the lock
-/// manager); a running id it does not show alive, and a prepared
-/// transaction, is waited for. On a hot standby, where the snapshot lists
-/// no running transactions, the horizon is the cluster-wide
-/// `pg_snapshot_xmin`, which never skips.
+/// readers back. A running id `pg_locks` does not show alive, and a
+/// prepared transaction, is waited for.
+///
+/// `pg_locks` is not one atomic view: it gathers each backend's fast-path
+/// locks (where a writer's lock on this table lives) before the main lock
+/// table (where its transaction id lock lives), and a committing writer
+/// releases the first before the second. A writer that committed after the
+/// reader's snapshot was taken can therefore show as "alive, without a lock
+/// on the table" while its rows are invisible to that snapshot. So a
+/// transaction is only left out when `pg_xact_status` still says it is in
+/// progress *after* the lock view was read: a transaction in progress then
+/// was in progress while its locks were gathered, and holds every lock it
+/// took until it ends. On a hot standby, where the snapshot lists no running
+/// transactions, the horizon is the cluster-wide `pg_snapshot_xmin`, which
+/// never skips.
 fn visible(events: &str) -> String {
     format!(
         "transaction_id < (WITH l AS MATERIALIZED \
@@ -34,12 +44,14 @@ fn visible(events: &str) -> String {
          SELECT CASE \
          WHEN pg_is_in_recovery() THEN pg_snapshot_xmin(h.snap) \
          ELSE COALESCE((SELECT min(x) FROM pg_snapshot_xip(h.snap) AS x \
-             WHERE NOT EXISTS (SELECT 1 FROM l t \
+             WHERE NOT CASE WHEN EXISTS (SELECT 1 FROM l t \
                  WHERE t.locktype = 'transactionid' AND t.pid IS NOT NULL \
                    AND t.transactionid::text::bigint = x::text::bigint % 4294967296 \
                    AND NOT EXISTS (SELECT 1 FROM l r \
                        WHERE r.locktype = 'relation' AND r.relation = '{events}'::regclass \
-                         AND r.virtualtransaction = t.virtualtransaction))), \
+                         AND r.virtualtransaction = t.virtualtransaction)) \
+               THEN pg_xact_status(x) IS NOT DISTINCT FROM 'in progress' \
+               ELSE false END), \
              pg_snapshot_xmax(h.snap)) \
          END FROM (SELECT pg_current_snapshot() AS snap) AS h)"
     )
