@@ -179,3 +179,34 @@ pub struct GuideReadModels;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/guide/projections.md")]
 pub struct GuideProjections;
+
+/// Tutorial part 1, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tutorial/01-events-and-aggregates.md")]
+pub struct Tutorial1EventsAndAggregates;
+
+/// Tutorial part 2, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tutorial/02-commands-and-the-bus.md")]
+pub struct Tutorial2CommandsAndTheBus;
+
+/// Tutorial part 3, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tutorial/03-projections-and-read-models.md")]
+pub struct Tutorial3ProjectionsAndReadModels;
+
+/// Tutorial part 4, compiled and run as doctests (its fixtures need the
+/// `testing` feature, which `cargo test --workspace` turns on).
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../docs/tutorial/04-testing.md")]
+pub struct Tutorial4Testing;
+
+/// Tutorial part 5, compiled as doctests (not run: they need a server).
+#[cfg(all(doctest, feature = "postgres"))]
+#[doc = include_str!("../../docs/tutorial/05-postgresql.md")]
+pub struct Tutorial5Postgresql;
+
+/// Tutorial part 6, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/tutorial/06-observability-and-operations.md")]
+pub struct Tutorial6ObservabilityAndOperations;
