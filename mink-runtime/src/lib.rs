@@ -10,6 +10,7 @@
 //! | layer | holds |
 //! | --- | --- |
 //! | [`error`], [`event`] | the vocabulary: events, positions, expected versions, errors, serializers |
+//! | [`observability`] | the trace context carried in event metadata |
 //! | [`store`] | the [`EventStore`] trait, the unit of work, idempotency records, rules every adapter applies |
 //! | [`read_model`] | read models: the `ReadModel` trait, typed field handles, queries, the repository |
 //! | [`aggregate`] | aggregates and their event types |
@@ -27,6 +28,7 @@ pub mod bus;
 pub mod command;
 pub mod event;
 pub use event::error;
+pub mod observability;
 pub mod projection;
 pub mod read_model;
 pub mod store;

@@ -60,6 +60,10 @@
 //!
 //! - `sqlite` (default): [`SqliteStore`], a single-file store.
 //! - `postgres`: [`PostgresStore`], the production store.
+//! - `prometheus`: a Prometheus exporter of every metric mink emits
+//!   ([`observability`]).
+//! - `otel`: OpenTelemetry traces that follow each command's events into
+//!   the projections that handle them ([`observability`]).
 
 pub use mink_macros::ReadModel;
 pub use mink_macros::{Aggregate, command, command_handler, event, projection};
@@ -113,6 +117,8 @@ pub mod store {
 pub mod adapters {
     pub use mink_runtime::adapters::*;
 }
+
+pub mod observability;
 
 /// Test fixtures: given / when / then for aggregates and projections,
 /// event assertions with diffs, throwaway test databases (feature
@@ -179,6 +185,11 @@ pub struct GuideReadModels;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/guide/projections.md")]
 pub struct GuideProjections;
+
+/// The observability guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "prometheus", feature = "otel"))]
+#[doc = include_str!("../../docs/guide/observability.md")]
+pub struct GuideObservability;
 
 /// Tutorial part 1, compiled and run as doctests.
 #[cfg(doctest)]

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use futures::future::FutureExt;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::registry::Registry;
@@ -33,6 +34,20 @@ pub(super) struct Runtime<S> {
 
 impl<S: Serializer> Runtime<S> {
     pub(super) async fn load_or_new<A: Aggregate>(&self, id: &str) -> Result<Tracked<A>> {
+        let span = tracing::info_span!(
+            "mink.load",
+            category = A::CATEGORY,
+            aggregate_id = id,
+            version = tracing::field::Empty,
+        );
+        let loaded = self.replay::<A>(id).instrument(span.clone()).await;
+        if let Ok(tracked) = &loaded {
+            span.record("version", tracked.version());
+        }
+        loaded
+    }
+
+    async fn replay<A: Aggregate>(&self, id: &str) -> Result<Tracked<A>> {
         let mut tracked = Tracked::<A>::new(id)?;
         let mut next = 1;
         loop {
@@ -67,6 +82,42 @@ impl<S: Serializer> Runtime<S> {
     /// Like [`append_events`](Self::append_events), also recording the
     /// command's result in the append transaction when `outcome` asks.
     async fn append_events_with<A: Aggregate>(
+        &self,
+        aggregate: &mut Tracked<A>,
+        events: &[A::Event],
+        context: &Context,
+        outcome: Option<RecordResult>,
+    ) -> Result<(AppendResult, Vec<Uuid>)> {
+        if events.is_empty() {
+            return self
+                .append_in_span(aggregate, events, context, outcome)
+                .await;
+        }
+        // The span is current while the metadata is built, so each event
+        // records it as its trace parent.
+        let span = tracing::info_span!(
+            "mink.append",
+            stream_id = aggregate.stream_id(),
+            expected_version = aggregate.version(),
+            events = events.len(),
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let appended = self
+            .append_in_span(aggregate, events, context, outcome)
+            .instrument(span.clone())
+            .await;
+        match &appended {
+            Ok(_) => span.record("outcome", "ok"),
+            Err(e) if e.is_concurrency_conflict() => span.record("outcome", "conflict"),
+            Err(_) => span
+                .record("outcome", "error")
+                .record("otel.status_code", "error"),
+        };
+        appended
+    }
+
+    async fn append_in_span<A: Aggregate>(
         &self,
         aggregate: &mut Tracked<A>,
         events: &[A::Event],
@@ -124,10 +175,23 @@ impl<S: Serializer> Runtime<S> {
         C::Aggregate: Handles<C>,
     {
         let mut aggregate = self.load_or_new::<C::Aggregate>(&aggregate_id).await?;
-        let events = aggregate
-            .state()
-            .handle(command)
-            .map_err(|e| DispatchError::Rejected(Rejection::new(e)))?;
+        let handled = tracing::info_span!(
+            "mink.handle",
+            command = C::NAME,
+            aggregate_id = aggregate_id.as_str(),
+            events = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        let events = handled
+            .in_scope(|| aggregate.state().handle(command))
+            .map_err(|e| DispatchError::Rejected(Rejection::new(e)));
+        match &events {
+            Ok(events) => handled
+                .record("events", events.len())
+                .record("outcome", "ok"),
+            Err(_) => handled.record("outcome", "rejected"),
+        };
+        let events = events?;
         let outcome = record.map(|record| RecordResult {
             record,
             command: C::NAME,
@@ -199,10 +263,12 @@ impl<S: Serializer> Execute for Runtime<S> {
         C: Command,
         C::Aggregate: Handles<C>,
     {
+        let span = command_span(C::NAME, Some(&aggregate_id));
         async move {
             self.run_on_aggregate(command, aggregate_id, context, record)
                 .await
         }
+        .instrument(span)
         .boxed()
     }
 
@@ -216,8 +282,10 @@ impl<S: Serializer> Execute for Runtime<S> {
             context,
             store: Arc::clone(&self.store),
         };
+        let span = command_span(C::NAME, aggregate_id.as_deref());
         command
             .handle(ctx)
+            .instrument(span)
             .map(move |r| match r {
                 Ok(()) => Ok(CommandResult {
                     command: C::NAME.to_owned(),
@@ -230,4 +298,15 @@ impl<S: Serializer> Execute for Runtime<S> {
             })
             .boxed()
     }
+}
+
+/// The `mink.command` span around one command's execution: the parent of
+/// its load, handle and append spans (and a child of the bus's
+/// `mink.dispatch` span when the `TracingLayer` is installed).
+fn command_span(command: &'static str, aggregate_id: Option<&str>) -> tracing::Span {
+    tracing::info_span!(
+        "mink.command",
+        command,
+        aggregate_id = aggregate_id.unwrap_or(""),
+    )
 }

@@ -39,6 +39,10 @@ use crate::command::{CommandError, CommandResult, DispatchError, ResultRecord};
 use crate::error::Error;
 use crate::store::{Claim, IdempotencyStore};
 
+/// Counter: commands answered with the result stored by an earlier run
+/// of the same key, without running the handler (label `command`).
+pub const IDEMPOTENCY_HITS_TOTAL: &str = "mink_idempotency_hits_total";
+
 /// How the key of a command is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeyStrategy {
@@ -66,7 +70,19 @@ pub enum InFlight {
     },
 }
 
-/// Makes commands idempotent; see the [module docs](self).
+/// Makes commands idempotent: a repeat of a command returns the result of
+/// its first run instead of running the handler again.
+///
+/// The key is the caller's ([`Context::idempotency_key`](crate::Context::idempotency_key)),
+/// the command's own `idempotency_key()`, or (with
+/// [`KeyStrategy::ExplicitOrHash`]) a SHA-256 of the command's name and
+/// JSON form, namespaced by command name. The first run claims the key in
+/// the [`IdempotencyStore`]; duplicates in flight wait or fail as
+/// [`InFlight`] says. When the store shares the event store's database, a
+/// command's result is recorded in its append's transaction. A command
+/// that fails, panics or is cancelled releases its key, so a retry runs it
+/// again. Each stored result returned counts in
+/// [`IDEMPOTENCY_HITS_TOTAL`].
 #[derive(Clone)]
 pub struct IdempotencyLayer {
     store: Arc<dyn IdempotencyStore>,
@@ -204,12 +220,14 @@ where
             Err(e) => return futures::future::ready(Err(e)).boxed(),
         };
         let config = self.config.clone();
+        let command = envelope.command_name();
         // The ready service is kept for this call and used only once the key
         // is claimed.
         let mut inner = take_ready(&mut self.inner);
         async move {
             let store = &config.store;
             if let Some(result) = wait_for_claim(&config, &key).await? {
+                metrics::counter!(IDEMPOTENCY_HITS_TOTAL, "command" => command).increment(1);
                 return Ok(result);
             }
             let record = Arc::new(ResultRecord::new(

@@ -31,7 +31,9 @@ use tower::util::BoxCloneSyncService;
 pub use self::conflict::{RetryOnConflictLayer, RetryOnConflictService};
 pub use self::envelope::CommandEnvelope;
 pub(crate) use self::envelope::ExecuteService;
-pub use self::idempotency::{IdempotencyLayer, IdempotencyService, InFlight, KeyStrategy};
+pub use self::idempotency::{
+    IDEMPOTENCY_HITS_TOTAL, IdempotencyLayer, IdempotencyService, InFlight, KeyStrategy,
+};
 pub use self::metrics::{COMMAND_DURATION_SECONDS, COMMANDS_TOTAL, MetricsLayer, MetricsService};
 pub use self::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 pub use self::recovery::{RecoveryLayer, RecoveryService};

@@ -9,7 +9,7 @@ use super::envelope::CommandEnvelope;
 use super::middleware::{BusFuture, Middleware, MiddlewareService, Next};
 use crate::command::DispatchError;
 
-/// Reads the tenant id from the dispatch [`super::Context`]. Every command
+/// Reads the tenant id from the dispatch [`Context`](crate::Context). Every command
 /// stamps it on the events it stores (`metadata.tenant_id`); this layer
 /// decides what happens when it is missing.
 #[derive(Debug, Clone)]

@@ -121,9 +121,12 @@ impl Context {
     }
 
     /// The metadata stamped on each event the command produces: this
-    /// command as causation, the rest copied.
+    /// command as causation, the rest copied. With the `otel` feature, the
+    /// current span's W3C trace context is added as the custom entries
+    /// `traceparent` and `tracestate` (see [`crate::observability`]).
     pub fn event_metadata(&self) -> EventMetadata {
         let mut custom = self.custom.clone();
+        crate::observability::inject_current_trace(&mut custom);
         if let Some(cause) = &self.causation_id {
             custom.insert(
                 EventMetadata::COMMAND_CAUSATION_ID.to_owned(),

@@ -10,6 +10,7 @@ use futures::{FutureExt, StreamExt};
 use rand::Rng;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use super::handler::{
     FailureKind, PoisonPolicy, Projection, ProjectionContext, ProjectionKind, ProjectionOptions,
@@ -655,8 +656,11 @@ async fn apply_live(
     loop {
         let outcome = {
             let mut ctx = ProjectionContext::new(&entry.name, ProjectionKind::Live, None);
+            let span = super::worker::handling_span(&entry.name, ProjectionKind::Live, &event);
+            crate::observability::continue_trace(&span, &event.metadata);
             std::panic::AssertUnwindSafe(entry.projection.handle(&event, &mut ctx))
                 .catch_unwind()
+                .instrument(span)
                 .await
         };
         let error = match outcome {

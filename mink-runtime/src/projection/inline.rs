@@ -9,9 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use futures::FutureExt;
+use tracing::Instrument;
 
 use super::handler::{Projection, ProjectionContext, ProjectionKind};
-use super::worker::panic_message;
+use super::worker::{handling_span, panic_message};
 use crate::error::{BoxError, Error, Result};
 use crate::event::{NewEvent, Position, RecordedEvent};
 use crate::store::{
@@ -113,8 +114,12 @@ impl InlineProjections {
                         ProjectionKind::Inline,
                         Some(&mut *tx),
                     );
+                    // Inside the append: the current span (the append's)
+                    // is the parent.
+                    let span = handling_span(projection.name(), ProjectionKind::Inline, event);
                     AssertUnwindSafe(projection.handle(event, &mut ctx))
                         .catch_unwind()
+                        .instrument(span)
                         .await
                 };
                 let source: BoxError = match outcome {

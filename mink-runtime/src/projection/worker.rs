@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::FutureExt;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 use super::engine::{Entry, Replay};
 use super::handler::{FailureKind, HandlerError, PoisonPolicy, ProjectionContext, ProjectionKind};
@@ -732,6 +733,37 @@ impl Worker {
         events: &[RecordedEvent],
         rebuild: RebuildStep,
     ) -> Applied {
+        let span = tracing::info_span!(
+            "mink.projection.batch",
+            projection = %self.entry.name,
+            events = events.len(),
+            from = %from,
+            to = %to,
+            outcome = tracing::field::Empty,
+        );
+        let applied = self
+            .apply_batch(lease, from, to, events, rebuild)
+            .instrument(span.clone())
+            .await;
+        span.record(
+            "outcome",
+            match &applied {
+                Applied::Committed => "ok",
+                Applied::Failed(..) => "handler_error",
+                Applied::Store(_) => "store_error",
+            },
+        );
+        applied
+    }
+
+    async fn apply_batch(
+        &self,
+        lease: &Lease,
+        from: Position,
+        to: Position,
+        events: &[RecordedEvent],
+        rebuild: RebuildStep,
+    ) -> Applied {
         let mut tx = match self.checkpoints.begin(lease).await {
             Ok(tx) => tx,
             Err(e) => return Applied::Store(e),
@@ -743,8 +775,11 @@ impl Worker {
                     ProjectionKind::Async,
                     Some(tx.transaction()),
                 );
+                let span = handling_span(&self.entry.name, ProjectionKind::Async, event);
+                crate::observability::continue_trace(&span, &event.metadata);
                 AssertUnwindSafe(self.entry.projection.handle(event, &mut ctx))
                     .catch_unwind()
+                    .instrument(span)
                     .await
             };
             match outcome {
@@ -788,6 +823,22 @@ enum Step {
     Retry(String),
     /// The engine is stopping.
     Stopped,
+}
+
+/// The `mink.projection.handle` span of one event's handling.
+pub(super) fn handling_span(
+    projection: &str,
+    kind: ProjectionKind,
+    event: &RecordedEvent,
+) -> tracing::Span {
+    tracing::info_span!(
+        "mink.projection.handle",
+        projection,
+        kind = %kind,
+        event_type = %event.event_type,
+        stream_id = %event.stream_id,
+        position = %event.position,
+    )
 }
 
 /// The text of a panic's payload.

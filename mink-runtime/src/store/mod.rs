@@ -8,6 +8,7 @@
 
 mod changes;
 mod idempotency;
+pub mod instrumented;
 mod limits;
 mod outcome;
 mod projections;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 
 pub use changes::{LogChanges, LogSignal};
 pub use idempotency::{Claim, IdempotencyStore};
+pub use instrumented::InstrumentedStore;
 pub use limits::Limits;
 pub use outcome::{AppendResult, AppendedStream, StreamInfo, WrittenEvent};
 pub use projections::{

@@ -16,7 +16,7 @@ use super::outcome::AppendResult;
 /// database: `PostgresTransaction::connection()` and
 /// `SqliteTransaction::connection()` give the transaction's connection, so
 /// that rows written there commit or roll back with the events. Reach it
-/// with [`downcast_mut`](dyn StoreTransaction::downcast_mut).
+/// with [`downcast_mut`](#method.downcast_mut) on `dyn StoreTransaction`.
 pub trait StoreTransaction: Send + 'static {
     /// The adapter's name: `memory`, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -7,6 +7,7 @@ mod conformance_sqlite;
 mod dispatch;
 mod hygiene;
 mod idempotency_faults;
+mod observability;
 mod postgres;
 mod projections;
 mod projection_macro;
