@@ -19,6 +19,7 @@ pub mod measure;
 pub mod peer;
 pub mod projections;
 pub mod raw;
+pub mod read_models;
 pub mod report;
 pub mod shape;
 pub mod stores;

@@ -56,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
             "w3" => a.workloads.push("w3"),
             "w4" => a.workloads.push("w4"),
             "w5" => a.workloads.push("w5"),
+            "r" | "r1" | "r2" | "r3" => a.workloads.push("r"),
             "w6" => a.workloads.push("w6"),
             "w7" => a.workloads.push("w7"),
             "--runs" => a.plan.runs = value("--runs")?.parse().or_say("--runs")?,
@@ -404,6 +405,16 @@ async fn run(args: Args) -> Result<(), String> {
                 "w2" => session.w2().await?,
                 "w3" => session.w3().await?,
                 "w4" => session.w4().await?,
+                "r" => {
+                    let (figures, table) = mink_bench::read_models::run(
+                        &session.args.url,
+                        &session.args.plan,
+                        &session.args.backends,
+                    )
+                    .await?;
+                    println!("{table}");
+                    session.report.figures.extend(figures);
+                }
                 "w6" => session.w6().await?,
                 "w7" => session.w7().await?,
                 _ => session.w5().await?,
