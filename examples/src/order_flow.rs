@@ -383,6 +383,8 @@ impl SalesPerSku {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Only when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushes when dropped.
+    let _telemetry = telemetry::init()?;
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://mink-example.db".into());
     let store = AnyStore::open(&url).await?;
     println!("store: {} ({url})", store.backend());
@@ -614,6 +616,8 @@ fn stream_of(result: &mink::CommandResult) -> &str {
 fn version_of(result: &mink::CommandResult) -> u64 {
     result.version.unwrap_or_default()
 }
+
+mod telemetry;
 
 #[cfg(test)]
 #[path = "order_flow_tests.rs"]
