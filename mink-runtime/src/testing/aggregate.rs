@@ -281,7 +281,7 @@ impl<A: Aggregate, E: std::error::Error> AggregateOutcome<A, E> {
 /// failure message quotes the pattern.
 ///
 /// ```rust,ignore
-/// let outcome = AggregateFixture::<Order>::given_nothing().when(ShipOrder { … });
+/// let outcome = AggregateFixture::<Order>::given_nothing().when(ShipOrder { id: "o1".into() });
 /// then_error_matches!(outcome, OrderError::NotCreated(id) if id == "o1");
 /// ```
 #[macro_export]
