@@ -72,6 +72,10 @@ pub enum Command {
     /// when a check fails.
     #[command(alias = "doctor")]
     Diagnose(DiagnoseArgs),
+    /// JSON Schema of the application's event types, and stored events
+    /// checked against it (needs the application's entry point).
+    #[command(subcommand)]
+    Schema(SchemaCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -392,6 +396,53 @@ pub struct DiagnoseArgs {
     /// Warn about a PostgreSQL transaction open this many seconds.
     #[arg(long, default_value_t = 60)]
     pub transaction_warn: u64,
+}
+
+/// `mink schema`.
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print the JSON Schema of every registered event type and version
+    /// (one document; with `--type`, that type's schema alone).
+    Print(SchemaPrintArgs),
+    /// Write one JSON Schema file per registered event type and version:
+    /// `<dir>/<type>.v<version>.json`.
+    Generate(SchemaGenerateArgs),
+    /// Check stored events against their type's schema; exits non-zero
+    /// when any event does not match, listing them.
+    Validate(SchemaValidateArgs),
+}
+
+/// `mink schema print`.
+#[derive(Debug, Args)]
+pub struct SchemaPrintArgs {
+    /// Only this event type (repeatable).
+    #[arg(long = "type")]
+    pub event_types: Vec<String>,
+}
+
+/// `mink schema generate`.
+#[derive(Debug, Args)]
+pub struct SchemaGenerateArgs {
+    /// The directory to write to (created when missing).
+    #[arg(short, long, default_value = "schemas")]
+    pub out: PathBuf,
+    /// Only this event type (repeatable).
+    #[arg(long = "type")]
+    pub event_types: Vec<String>,
+}
+
+/// `mink schema validate`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["id", "category", "all"]))]
+pub struct SchemaValidateArgs {
+    /// One stream.
+    pub id: Option<String>,
+    /// Every stream of a category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// The whole log.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `mink completions`.

@@ -203,6 +203,99 @@ pub mod __private {
         }
     }
 
+    pub use serde_json;
+
+    /// Builds the JSON Schema of one event type's payload, in code
+    /// `#[event]` generates: either the schema of one payload type (a
+    /// struct event, a newtype or tuple variant) or an object of named
+    /// fields (a variant with fields). Any part whose type does not
+    /// implement `schemars::JsonSchema` leaves the event type without a
+    /// schema.
+    pub struct EventSchema {
+        generator: schemars::SchemaGenerator,
+        title: &'static str,
+        payload: Option<schemars::Schema>,
+        properties: serde_json::Map<String, serde_json::Value>,
+        required: Vec<&'static str>,
+        missing: bool,
+    }
+
+    impl EventSchema {
+        /// An empty object schema titled with the event type's name.
+        pub fn new(title: &'static str) -> Self {
+            EventSchema {
+                // Stored payloads are what the decoder reads.
+                generator: schemars::generate::SchemaSettings::draft2020_12()
+                    .for_deserialize()
+                    .into_generator(),
+                title,
+                payload: None,
+                properties: serde_json::Map::new(),
+                required: Vec::new(),
+                missing: false,
+            }
+        }
+
+        /// The schema, or `None` when a part of the payload had none.
+        pub fn finish(mut self) -> Option<serde_json::Value> {
+            if self.missing {
+                return None;
+            }
+            let mut schema = match self.payload.take() {
+                Some(payload) => payload.to_value(),
+                None => serde_json::json!({
+                    "$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "type": "object",
+                    "properties": std::mem::take(&mut self.properties),
+                    "required": self.required,
+                }),
+            };
+            let definitions = self.generator.take_definitions(true);
+            if let serde_json::Value::Object(map) = &mut schema {
+                map.insert("title".to_owned(), self.title.into());
+                if !definitions.is_empty() {
+                    map.insert("$defs".to_owned(), definitions.into());
+                }
+            }
+            Some(schema)
+        }
+    }
+
+    /// Picked when the probed type implements `schemars::JsonSchema`.
+    pub trait SchemaViaImpl {
+        /// The whole payload is of the probed type.
+        fn __mink_payload(&self, schema: &mut EventSchema);
+        /// A named field of the payload is of the probed type.
+        fn __mink_field(&self, schema: &mut EventSchema, key: &'static str, required: bool);
+    }
+    impl<T: schemars::JsonSchema> SchemaViaImpl for &Probe<'_, std::marker::PhantomData<T>> {
+        fn __mink_payload(&self, schema: &mut EventSchema) {
+            schema.payload = Some(schema.generator.root_schema_for::<T>());
+        }
+        fn __mink_field(&self, schema: &mut EventSchema, key: &'static str, required: bool) {
+            let field = schema.generator.subschema_for::<T>();
+            schema.properties.insert(key.to_owned(), field.to_value());
+            if required {
+                schema.required.push(key);
+            }
+        }
+    }
+    /// Picked otherwise: the event type has no schema.
+    pub trait SchemaViaDefault {
+        /// Marks the schema missing.
+        fn __mink_payload(&self, schema: &mut EventSchema);
+        /// Marks the schema missing.
+        fn __mink_field(&self, schema: &mut EventSchema, key: &'static str, required: bool);
+    }
+    impl<T> SchemaViaDefault for Probe<'_, std::marker::PhantomData<T>> {
+        fn __mink_payload(&self, schema: &mut EventSchema) {
+            schema.missing = true;
+        }
+        fn __mink_field(&self, schema: &mut EventSchema, _key: &'static str, _required: bool) {
+            schema.missing = true;
+        }
+    }
+
     /// Parses an aggregate id from text for `#[derive(Aggregate)]`.
     pub fn parse_id<T>(id: &str) -> crate::Result<T>
     where

@@ -151,10 +151,12 @@ impl<'a> Shape<'a> {
                     .iter()
                     .filter_map(|f| {
                         let ident = f.ident.as_ref()?;
+                        let (key, default) = serde_field_key(cx, f, ident);
                         Some(EventField {
                             field: f,
                             ident,
-                            key: serde_field_key(cx, f, ident),
+                            key,
+                            default,
                         })
                     })
                     .collect(),
@@ -171,13 +173,17 @@ pub(crate) struct EventField<'a> {
     pub(crate) ident: &'a Ident,
     /// The key in the payload (`#[serde(rename = "…")]` or the field name).
     pub(crate) key: String,
+    /// `#[serde(default)]`: the payload may leave the key out.
+    pub(crate) default: bool,
 }
 
-/// The payload key of a field in an enum variant. Only `rename`, `alias`
-/// and `default` are understood there; anything else is refused, because
-/// the generated encoder would silently ignore it.
-fn serde_field_key(cx: &mut Ctxt, field: &Field, ident: &Ident) -> String {
+/// The payload key of a field in an enum variant, and whether it has a
+/// `#[serde(default)]`. Only `rename`, `alias` and `default` are understood
+/// there; anything else is refused, because the generated encoder would
+/// silently ignore it.
+fn serde_field_key(cx: &mut Ctxt, field: &Field, ident: &Ident) -> (String, bool) {
     let mut key = ident.to_string();
+    let mut default = false;
     for a in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let res = a.parse_nested_meta(|meta| {
             if meta.path.is_ident("rename") {
@@ -185,6 +191,7 @@ fn serde_field_key(cx: &mut Ctxt, field: &Field, ident: &Ident) -> String {
             } else if meta.path.is_ident("alias") {
                 let _ = attr::lit_str(&meta)?;
             } else if meta.path.is_ident("default") {
+                default = true;
                 if meta.input.peek(syn::Token![=]) {
                     let _ = attr::lit_str(&meta)?;
                 }
@@ -204,7 +211,7 @@ fn serde_field_key(cx: &mut Ctxt, field: &Field, ident: &Ident) -> String {
             cx.syn_error(e);
         }
     }
-    key
+    (key, default)
 }
 
 /// The keys of `#[event(…)]`, as given; defaults are the views' business.

@@ -87,6 +87,7 @@ fn enum_impl(event: &EventEnum<'_>, output: &ItemEnum) -> TokenStream {
             c.version,
             &format!("{}::{}", ty, c.ident),
             c.ident.span(),
+            &variant_schema(c),
         )
     });
 
@@ -269,7 +270,8 @@ fn struct_impl(event: &EventStruct<'_>, derives: &TokenStream, item: &ItemStruct
     let ty = event.ident;
     let name = &event.name;
     let version = event.version;
-    let registration = registration(name, version, &ty.to_string(), ty.span());
+    let schema = payload_schema(name, &quote!(#ty));
+    let registration = registration(name, version, &ty.to_string(), ty.span(), &schema);
     quote! {
         #derives
         #item
@@ -313,10 +315,75 @@ fn struct_impl(event: &EventStruct<'_>, derives: &TokenStream, item: &ItemStruct
     }
 }
 
+/// The body of an event type's schema function when one type, `ty`, is
+/// the whole payload: its `JsonSchema`, if it has one.
+fn payload_schema(name: &str, ty: &TokenStream) -> TokenStream {
+    quote! {
+        use ::mink::__private::{SchemaViaDefault as _, SchemaViaImpl as _};
+        let mut __schema = ::mink::__private::EventSchema::new(#name);
+        (&&::mink::__private::Probe(&::core::marker::PhantomData::<#ty>)).__mink_payload(&mut __schema);
+        __schema.finish()
+    }
+}
+
+/// The body of a variant's schema function: the payload type's schema for
+/// a newtype or tuple variant, an object of the fields' schemas for a
+/// variant with named fields (a field is required unless it is an
+/// `Option` or has `#[serde(default)]`, as the decoder reads it).
+fn variant_schema(case: &EventCase<'_>) -> TokenStream {
+    let name = &case.name.value;
+    match &case.shape {
+        Shape::Newtype(field) => {
+            let ty = &field.ty;
+            payload_schema(name, &quote!(#ty))
+        }
+        Shape::Tuple(fields) => {
+            let tys = fields.iter().map(|f| &f.ty);
+            payload_schema(name, &quote!((#(#tys,)*)))
+        }
+        Shape::Named(fields) => {
+            let adds = fields.iter().map(|f| {
+                let ty = &f.field.ty;
+                let key = &f.key;
+                let required = !f.default && !is_option(ty);
+                quote! {
+                    (&&::mink::__private::Probe(&::core::marker::PhantomData::<#ty>))
+                        .__mink_field(&mut __schema, #key, #required);
+                }
+            });
+            quote! {
+                use ::mink::__private::{SchemaViaDefault as _, SchemaViaImpl as _};
+                let mut __schema = ::mink::__private::EventSchema::new(#name);
+                #(#adds)*
+                __schema.finish()
+            }
+        }
+        Shape::Unit => quote! {
+            ::mink::__private::EventSchema::new(#name).finish()
+        },
+    }
+}
+
+/// Whether `ty` is spelled `Option<…>`, which serde lets a payload leave
+/// out.
+fn is_option(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Path(p) => p.path.segments.last().is_some_and(|s| s.ident == "Option"),
+        _ => false,
+    }
+}
+
 /// The inventory entry that lets `Mink::builder()` find the event type.
 /// `declared_at` carries the span of the type's name, so `line!()` gives
-/// the line of its definition rather than of the `#[event]` attribute.
-fn registration(name: &str, version: u32, rust_type: &str, declared_at: Span) -> TokenStream {
+/// the line of its definition rather than of the `#[event]` attribute;
+/// `schema` is the body of its schema function.
+fn registration(
+    name: &str,
+    version: u32,
+    rust_type: &str,
+    declared_at: Span,
+    schema: &TokenStream,
+) -> TokenStream {
     let suffix = format!("::{rust_type}");
     let declared_at = quote_spanned! {declared_at=>
         ::core::concat!(::core::file!(), ":", ::core::line!())
@@ -328,6 +395,12 @@ fn registration(name: &str, version: u32, rust_type: &str, declared_at: Span) ->
                 schema_version: #version,
                 rust_type: ::core::concat!(::core::module_path!(), #suffix),
                 declared_at: #declared_at,
+                schema: {
+                    fn __mink_schema() -> ::core::option::Option<::mink::__private::serde_json::Value> {
+                        #schema
+                    }
+                    __mink_schema
+                },
             }
         }
     }

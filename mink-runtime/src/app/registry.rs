@@ -100,6 +100,7 @@ mod tests {
             } else {
                 "src/b.rs:7"
             },
+            schema: || None,
         }
     }
 
