@@ -55,10 +55,15 @@ pub struct BenchOrder {
 fn row(n: u64, version: u64) -> BenchOrder {
     BenchOrder {
         id: format!("order-{n:06}"),
-        status: if n % 3 == 0 { "paid" } else { "pending" }.to_owned(),
+        status: if n.is_multiple_of(3) {
+            "paid"
+        } else {
+            "pending"
+        }
+        .to_owned(),
         total_cents: n as i64,
         customer: format!("customer-{}", (n + version) % 97),
-        note: (n % 5 == 0).then(|| format!("note {version}")),
+        note: n.is_multiple_of(5).then(|| format!("note {version}")),
     }
 }
 
