@@ -119,9 +119,13 @@ impl Statements {
                   WHERE stream_id = $1 ORDER BY version LIMIT 1) AS first"
             )
             .into(),
+            // Ordered by the table's columns: an output column named
+            // `transaction_id` (the text of the id) would sort as text, and
+            // by a sort of the whole log instead of the index.
             head_position: format!(
-                "SELECT transaction_id::text, position FROM {events} \
-                 WHERE {visible} ORDER BY transaction_id DESC, position DESC LIMIT 1"
+                "SELECT transaction_id::text AS commit, position FROM {events} \
+                 WHERE {visible} ORDER BY {events}.transaction_id DESC, {events}.position DESC \
+                 LIMIT 1"
             )
             .into(),
             // Inserts a claim, or takes over an expired record; returns a
