@@ -65,7 +65,9 @@ impl Projection for Ticks {
     }
     fn options(&self) -> ProjectionOptions {
         ProjectionOptions {
-            lease_ttl: Duration::from_millis(900),
+            // A heartbeat a second: quick to obey, and not lost on a busy
+            // machine.
+            lease_ttl: Duration::from_secs(3),
             poll_interval: Duration::from_millis(50),
             ..ProjectionOptions::default()
         }
