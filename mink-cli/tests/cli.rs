@@ -543,6 +543,8 @@ fn help_golden_files() {
         &["projection", "rebuild"],
         &["projection", "dead-letters"],
         &["diagnose"],
+        &["schema"],
+        &["schema", "validate"],
         &["completions"],
     ];
     let bless = std::env::var_os("MINK_BLESS").is_some();
