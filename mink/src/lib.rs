@@ -64,6 +64,8 @@
 //!   ([`observability`]).
 //! - `otel`: OpenTelemetry traces that follow each command's events into
 //!   the projections that handle them ([`observability`]).
+//! - `cli`: the `mink` command line's commands, to embed in the
+//!   application's own binary (`mink::cli`).
 
 pub use mink_macros::ReadModel;
 pub use mink_macros::{Aggregate, command, command_handler, event, projection};
@@ -119,6 +121,12 @@ pub mod adapters {
 }
 
 pub mod observability;
+
+/// The `mink` command line's commands, embedded in the application's own
+/// binary with `mink::cli::run(mink::cli::Application::from_mink(&app))`
+/// (feature `cli`; `docs/guide/cli.md`).
+#[cfg(feature = "cli")]
+pub use mink_cli as cli;
 
 /// Test fixtures: given / when / then for aggregates and projections,
 /// event assertions with diffs, throwaway test databases (feature
