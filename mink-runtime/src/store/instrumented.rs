@@ -12,7 +12,8 @@
 //! | [`STORE_CONFLICTS_TOTAL`] | counter | `store`, `category` |
 //!
 //! and opens a `mink.store` span (OpenTelemetry name `"{operation}
-//! {category}"`, kind client) with the attributes `db.system.name`,
+//! {category}"`, kind client; at `INFO` level for appends, `DEBUG` for the
+//! rest, which idle projections call many times a second) with the attributes `db.system.name`,
 //! `db.operation.name`, `db.collection.name`, `db.response.returned_rows`
 //! and, on failure, `error.type`. Neither ever carries an event's payload
 //! or metadata: only sizes and counts.
@@ -123,17 +124,29 @@ impl<S: EventStore> InstrumentedStore<S> {
         call: impl Future<Output = Result<T>>,
         sizes: impl FnOnce(&T) -> Option<(u64, u64)>,
     ) -> Result<T> {
-        let span = tracing::info_span!(
-            "mink.store",
-            otel.name = %format_args!("{operation} {category}"),
-            otel.kind = "client",
-            db.system.name = self.system,
-            db.operation.name = operation,
-            db.collection.name = category,
-            db.response.returned_rows = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-        );
+        // Appends at INFO; reads at DEBUG, since idle projections poll the
+        // log and its head many times a second.
+        macro_rules! store_span {
+            ($level:expr) => {
+                tracing::span!(
+                    $level,
+                    "mink.store",
+                    otel.name = %format_args!("{operation} {category}"),
+                    otel.kind = "client",
+                    db.system.name = self.system,
+                    db.operation.name = operation,
+                    db.collection.name = category,
+                    db.response.returned_rows = tracing::field::Empty,
+                    error.type = tracing::field::Empty,
+                    otel.status_code = tracing::field::Empty,
+                )
+            };
+        }
+        let span = if operation == OPERATION_APPEND {
+            store_span!(tracing::Level::INFO)
+        } else {
+            store_span!(tracing::Level::DEBUG)
+        };
         let started = Instant::now();
         let result = call.instrument(span.clone()).await;
         let elapsed = started.elapsed().as_secs_f64();

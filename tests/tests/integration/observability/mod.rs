@@ -1,11 +1,13 @@
 //! Observability: the Prometheus endpoint scraped over HTTP after known
-//! work, and OpenTelemetry traces followed from a command through its
-//! events into the projections that handle them.
+//! work, OpenTelemetry traces followed from a command through its events
+//! into the projections that handle them, and the conformance suite
+//! through the instrumented store.
 //!
 //! Event, command and projection names are prefixed with `obs`: they are
 //! global to the test binary, and so is the Prometheus recorder, which
 //! sees the metrics of every test running beside these.
 
+mod conformance;
 mod otel;
 mod prometheus;
 
