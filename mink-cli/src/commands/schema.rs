@@ -83,15 +83,16 @@ fn print(ctx: &Ctx, registry: &Registry, args: SchemaPrintArgs) -> CliResult {
     }
     report_missing(&missing);
     // One type asked for: its schema alone, ready to save or pipe.
-    if let ([reg], [entry]) = (regs.as_slice(), events.as_slice()) {
-        if !args.event_types.is_empty() {
-            if entry["schema"].is_null() {
-                return Err(CliError::new(format!("`{}` has no schema", reg.event_type))
-                    .hint(NO_SCHEMA_HINT));
-            }
-            ctx.out.document(&entry["schema"]);
-            return Ok(());
+    if let ([reg], [entry]) = (regs.as_slice(), events.as_slice())
+        && !args.event_types.is_empty()
+    {
+        if entry["schema"].is_null() {
+            return Err(
+                CliError::new(format!("`{}` has no schema", reg.event_type)).hint(NO_SCHEMA_HINT)
+            );
         }
+        ctx.out.document(&entry["schema"]);
+        return Ok(());
     }
     ctx.out.document(&json!({ "events": events }));
     Ok(())
