@@ -12,7 +12,7 @@
 //!
 //! Either way, histograms (`*_duration_seconds`) get the buckets
 //! [`DURATION_BUCKETS`], and each of mink's metrics gets its `# HELP` line
-//! from [`METRICS`](super::METRICS).
+//! from [`METRICS`].
 //!
 //! # Examples
 //!
