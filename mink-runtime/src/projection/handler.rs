@@ -203,13 +203,16 @@ pub struct HandlerError {
 }
 
 impl HandlerError {
-    /// Classifies an error: [`Transient`] wrappers and transient store
-    /// errors ([`Error::is_transient`]) are transient; everything else is
-    /// permanent.
+    /// Classifies an error: [`Transient`] wrappers, transient store errors
+    /// ([`Error::is_transient`]) and read-model errors of an unavailable
+    /// store are transient; everything else is permanent.
     pub fn classify(source: BoxError) -> Self {
         let transient = source
             .downcast_ref::<Error>()
             .is_some_and(Error::is_transient)
+            || source
+                .downcast_ref::<crate::read_model::ReadModelError>()
+                .is_some_and(crate::read_model::ReadModelError::is_transient)
             || source.is::<Transient>();
         HandlerError {
             kind: if transient {
