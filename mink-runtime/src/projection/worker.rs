@@ -458,52 +458,60 @@ impl Worker {
     ) -> Step {
         let options = self.entry.options.clone();
         let checkpoint = record.checkpoint;
-        // Read the head before the page: when the page comes back empty,
-        // nothing it handles lies up to the head, so the checkpoint may move
-        // there, past events of other types.
-        self.changes.mark_seen();
-        let head = match self.events.head_position().await {
-            Ok(head) => head,
-            Err(e) => return Step::Retry(e.to_string()),
-        };
         let read = ReadAll {
             after: checkpoint,
             filter: self.filter(),
             limit: options.batch_size,
         };
-        let mut events = match self.events.read_all_forward(read.clone()).await {
-            Ok(events) => events,
-            Err(Error::Undecodable {
-                stream,
-                version,
-                position,
-                reason,
-            }) => {
-                let error = Error::Undecodable {
-                    stream: stream.clone(),
+        self.changes.mark_seen();
+        // The head is read only when a page comes back empty, and *before*
+        // the page is read again: when that read is empty too, nothing the
+        // projection handles lies up to the head, so the checkpoint may move
+        // there, past events of other types. A busy worker skips the query.
+        let mut head = None;
+        let mut events = loop {
+            let page = match self.events.read_all_forward(read.clone()).await {
+                Ok(page) => page,
+                Err(Error::Undecodable {
+                    stream,
                     version,
                     position,
                     reason,
-                };
-                metrics::counter!(PROJECTION_ERRORS_TOTAL, "projection" => self.entry.name.clone())
-                    .increment(1);
-                let dead = DeadLetter {
-                    projection: self.entry.name.clone(),
-                    position,
-                    event_id: uuid::Uuid::nil(),
-                    stream_id: stream,
-                    version,
-                    event_type: String::new(),
-                    error: error.to_string(),
-                    attempts: 1,
-                    parked_at: Utc::now(),
-                };
-                return self
-                    .poison(lease, checkpoint, dead, error.to_string())
-                    .await;
+                }) => {
+                    let error = Error::Undecodable {
+                        stream: stream.clone(),
+                        version,
+                        position,
+                        reason,
+                    };
+                    metrics::counter!(PROJECTION_ERRORS_TOTAL, "projection" => self.entry.name.clone())
+                        .increment(1);
+                    let dead = DeadLetter {
+                        projection: self.entry.name.clone(),
+                        position,
+                        event_id: uuid::Uuid::nil(),
+                        stream_id: stream,
+                        version,
+                        event_type: String::new(),
+                        error: error.to_string(),
+                        attempts: 1,
+                        parked_at: Utc::now(),
+                    };
+                    return self
+                        .poison(lease, checkpoint, dead, error.to_string())
+                        .await;
+                }
+                Err(e) => return Step::Retry(e.to_string()),
+            };
+            if !page.is_empty() || head.is_some() {
+                break page;
             }
-            Err(e) => return Step::Retry(e.to_string()),
+            head = match self.events.head_position().await {
+                Ok(head) => Some(head),
+                Err(e) => return Step::Retry(e.to_string()),
+            };
         };
+        let head = head.unwrap_or(checkpoint);
         if !events.is_empty()
             && events.len() < options.batch_size
             && !options.batch_timeout.is_zero()
