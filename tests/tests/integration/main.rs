@@ -9,7 +9,7 @@ mod hygiene;
 mod idempotency_faults;
 mod observability;
 mod postgres;
-mod projections;
 mod projection_macro;
+mod projections;
 mod read_model;
 mod unit_of_work;
