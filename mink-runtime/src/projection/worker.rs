@@ -159,18 +159,29 @@ impl Worker {
         // pause policy): it reports `faulted` until an operator resumes it.
         let mut faulted = false;
         let mut failures = 0u32;
+        // The state the store last heard of.
+        let mut reported: Option<ProjectionState> = None;
+        // Working from here on, unless the record says otherwise.
+        self.set_state(ProjectionState::Running);
         loop {
             if self.stopping() {
                 return Exit::Stop;
             }
-            if renewed_at.is_none_or(|t| t.elapsed() >= heartbeat) || record.is_none() {
+            // Renew at each heartbeat, and as soon as the state changed, so
+            // that every instance's status shows it without waiting.
+            let report = self.report();
+            if renewed_at.is_none_or(|t| t.elapsed() >= heartbeat)
+                || record.is_none()
+                || reported != Some(report.state)
+            {
                 match self
                     .checkpoints
-                    .renew(lease, options.lease_ttl, &self.report())
+                    .renew(lease, options.lease_ttl, &report)
                     .await
                 {
                     Ok(Some(now)) => {
                         renewed_at = Some(Instant::now());
+                        reported = Some(report.state);
                         self.entry.figures.update(|f| f.checkpoint = now.checkpoint);
                         record = Some(now);
                     }
