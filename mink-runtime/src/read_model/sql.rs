@@ -370,9 +370,13 @@ impl<'a> Sql<'a> {
                         } else {
                             format!("__e.type = {t} AND __e.value = {v}")
                         };
+                        // A counting subquery, not `EXISTS`: the SQLite
+                        // that sqlx bundles turns `EXISTS` over `json_each`
+                        // into a join, which returns a row once per
+                        // matching element (two equal tags, two rows).
                         format!(
-                            "(json_type({name}) = 'array' AND EXISTS \
-                             (SELECT 1 FROM json_each({name}) AS __e WHERE {test}))"
+                            "(json_type({name}) = 'array' AND \
+                             (SELECT count(*) FROM json_each({name}) AS __e WHERE {test}) > 0)"
                         )
                     }
                 }
