@@ -11,7 +11,7 @@
 //! | --- | --- |
 //! | [`error`], [`event`] | the vocabulary: events, positions, expected versions, errors, serializers |
 //! | [`observability`] | the trace context carried in event metadata |
-//! | [`store`] | the [`EventStore`] trait, the unit of work, idempotency records, rules every adapter applies |
+//! | [`store`] | the [`EventStore`] trait, the unit of work, idempotency records, projection checkpoints and leases, log wake-ups, rules every adapter applies |
 //! | [`read_model`] | read models: the `ReadModel` trait, typed field handles, queries, the repository |
 //! | [`aggregate`] | aggregates and their event types |
 //! | [`command`] | commands, handlers, routing, context, validation, outcomes |
@@ -20,6 +20,7 @@
 //! | [`bus`] | the command bus and its middleware |
 //! | [`app`] | [`Mink`] and its builder |
 //! | [`adapters`] | everything one database stores, with its SQL and migrations |
+//! | `testing` (feature `testing`) | fixtures for tests; nothing imports it |
 
 pub mod adapters;
 pub mod aggregate;
