@@ -170,6 +170,31 @@ impl SqliteReadModels {
         rows.iter().map(|r| decode_row(schema, r)).collect()
     }
 
+    /// Inserts `row` (or upserts it, on `upsert`), in `tx` or on the
+    /// writer connection.
+    async fn put(
+        &self,
+        tx: Option<&mut dyn StoreTransaction>,
+        schema: &'static ModelSchema,
+        row: Row,
+        upsert: bool,
+    ) -> Result<(), ReadModelError> {
+        let text = sql(schema).insert(upsert);
+        match tx {
+            Some(tx) => Self::write_row(self.connection(schema, tx)?, schema, text, &row).await,
+            None => {
+                let mut conn = self
+                    .store
+                    .writer
+                    .acquire()
+                    .await
+                    .map_err(|e| store_error(schema, e))?;
+                Self::write_row(&mut conn, schema, text, &row).await
+            }
+        }
+        .map(drop)
+    }
+
     async fn write_row(
         conn: &mut SqliteConnection,
         schema: &'static ModelSchema,
@@ -392,20 +417,7 @@ impl ReadModelStore for SqliteReadModels {
         schema: &'static ModelSchema,
         row: Row,
     ) -> Result<(), ReadModelError> {
-        let text = sql(schema).insert(false);
-        match tx {
-            Some(tx) => Self::write_row(self.connection(schema, tx)?, schema, text, &row).await,
-            None => {
-                let mut conn = self
-                    .store
-                    .writer
-                    .acquire()
-                    .await
-                    .map_err(|e| store_error(schema, e))?;
-                Self::write_row(&mut conn, schema, text, &row).await
-            }
-        }
-        .map(drop)
+        self.put(tx, schema, row, false).await
     }
 
     async fn upsert(
@@ -414,20 +426,7 @@ impl ReadModelStore for SqliteReadModels {
         schema: &'static ModelSchema,
         row: Row,
     ) -> Result<(), ReadModelError> {
-        let text = sql(schema).insert(true);
-        match tx {
-            Some(tx) => Self::write_row(self.connection(schema, tx)?, schema, text, &row).await,
-            None => {
-                let mut conn = self
-                    .store
-                    .writer
-                    .acquire()
-                    .await
-                    .map_err(|e| store_error(schema, e))?;
-                Self::write_row(&mut conn, schema, text, &row).await
-            }
-        }
-        .map(drop)
+        self.put(tx, schema, row, true).await
     }
 
     async fn update(
