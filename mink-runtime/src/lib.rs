@@ -17,7 +17,9 @@
 //! | [`command`] | commands, handlers, routing, context, validation, outcomes |
 //! | [`subscription`] | reading the log as it grows: catch-up, then live |
 //! | [`projection`] | projections and the engine that runs them |
+//! | [`outbox`] | messages written with the events, relayed to publishers |
 //! | [`bus`] | the command bus and its middleware |
+//! | [`saga`] | sagas: state that reacts to events by sending commands |
 //! | [`app`] | [`Mink`] and its builder |
 //! | [`adapters`] | everything one database stores, with its SQL and migrations |
 //! | `testing` (feature `testing`) | fixtures for tests; nothing imports it |
@@ -30,8 +32,10 @@ pub mod command;
 pub mod event;
 pub use event::error;
 pub mod observability;
+pub mod outbox;
 pub mod projection;
 pub mod read_model;
+pub mod saga;
 pub mod store;
 pub mod subscription;
 #[cfg(feature = "testing")]

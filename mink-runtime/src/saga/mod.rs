@@ -1,0 +1,12 @@
+//! Sagas (process managers): persisted state that reacts to events by
+//! sending commands, with deadlines and compensation.
+//!
+//! Layer: above [`crate::command`] and [`crate::store`]; below the
+//! application, which implements [`SagaExecutor`] for it.
+
+mod declaration;
+
+pub use declaration::{
+    Association, DeadlineRequest, OutgoingCommand, Routed, Saga, SagaCommandError, SagaContext,
+    SagaDispatchFuture, SagaExecutor,
+};
