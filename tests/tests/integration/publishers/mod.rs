@@ -1,0 +1,2 @@
+//! Outbox publishers against real servers: an HTTP server started by the
+//! test, NATS JetStream and RabbitMQ.

@@ -1,0 +1,1 @@
+//! What `#[saga]` generates, exercised through the `Saga` trait.
