@@ -12,14 +12,22 @@
 //! `sqlite3 mink-example.db 'select * from events'` or
 //! `psql "$DATABASE_URL" -c 'select * from mink.events'`; the read models are
 //! the tables `order_summaries` and `sku_sales` beside them.
+//!
+//! The example serves its metrics in Prometheus' format at `GET /metrics`
+//! on `METRICS_ADDR` (default `127.0.0.1:0`, a free port), prints the URL,
+//! and at the end prints what a scrape returns for commands and appends.
+//! Set `METRICS_HOLD_SECS` to keep serving that long before exiting, to
+//! scrape it yourself (`curl http://127.0.0.1:9000/metrics`).
 
 use std::time::Duration;
 
 use mink::adapters::AnyStore;
-use mink::bus::{RecoveryLayer, RetryOnConflictLayer, TracingLayer, ValidationLayer};
+use mink::bus::{MetricsLayer, RecoveryLayer, RetryOnConflictLayer, TracingLayer, ValidationLayer};
+use mink::observability::prometheus;
 use mink::prelude::*;
 use mink::projection::ProjectionContext;
 use mink::read_model::{Query, ReadModelRepository};
+use mink::store::InstrumentedStore;
 use mink::{BoxError, ReadModel, RecordedEvent};
 
 /// What can happen to an order.
@@ -385,11 +393,19 @@ impl SalesPerSku {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Only when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushes when dropped.
     let _telemetry = telemetry::init()?;
+    let metrics_addr: std::net::SocketAddr = std::env::var("METRICS_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:0".into())
+        .parse()?;
+    let metrics = prometheus::serve(metrics_addr).await?;
+    println!("metrics: {}", metrics.url());
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://mink-example.db".into());
     let store = AnyStore::open(&url).await?;
     println!("store: {} ({url})", store.backend());
     let idempotency = store.idempotency();
     let read_models = store.read_models();
+    // Appends and reads counted and timed per store, for /metrics.
+    let backend = store.backend();
+    let store = InstrumentedStore::new(store, backend);
     let summaries = ReadModelRepository::<OrderSummary>::open_shared(read_models.clone()).await?;
     let sales = ReadModelRepository::<SkuSales>::open_shared(read_models).await?;
     let builder = Mink::builder()
@@ -403,6 +419,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     let app = builder
         .layer(RecoveryLayer)
+        .layer(MetricsLayer)
         .layer(TracingLayer)
         .layer(ValidationLayer)
         .layer(IdempotencyLayer::shared(idempotency))
@@ -411,8 +428,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     run(&app, &summaries).await?;
     report(&app, &summaries, &sales).await?;
+    scrape(&metrics);
+    if let Some(secs) = std::env::var("METRICS_HOLD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        println!("serving {} for {secs} s", metrics.url());
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+    }
     app.shutdown().await;
     Ok(())
+}
+
+/// Prints the command and append counters a scrape of `/metrics` returns.
+fn scrape(metrics: &prometheus::MetricsServer) {
+    println!("metrics (from {}):", metrics.url());
+    for line in metrics.render().lines().filter(|l| {
+        l.starts_with("mink_commands_total")
+            || (l.starts_with("mink_store_operations_total") && l.contains("append"))
+    }) {
+        println!("  {line}");
+    }
 }
 
 /// Queries both read models.

@@ -721,5 +721,17 @@ fn init_then_generate_then_cargo_test() {
         stdout(&output),
         stderr(&output)
     );
-    assert!(stdout(&output).contains("deposits_add_up_in_the_balance ... ok"));
+    let out = stdout(&output);
+    assert!(
+        out.contains("deposits_add_up_in_the_balance ... ok"),
+        "{out}"
+    );
+    // The aggregate's own tests use the `mink::testing` fixtures.
+    for fixture_test in [
+        "account::tests::a_deposit_into_an_open_account_is_recorded ... ok",
+        "account::tests::an_account_opens_once ... ok",
+        "account::tests::deposits_need_an_open_account_and_money ... ok",
+    ] {
+        assert!(out.contains(fixture_test), "{fixture_test} missing:\n{out}");
+    }
 }

@@ -21,6 +21,10 @@ mink = { path = "{{mink_path}}", features = ["{{store}}"] }
 thiserror = "2"
 tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
 
+[dev-dependencies]
+# The same mink with its test fixtures (`mink::testing`).
+mink = { path = "{{mink_path}}", features = ["{{store}}", "testing"] }
+
 # A workspace of its own, so the application builds wherever it is put.
 [workspace]
 "#;
@@ -36,6 +40,8 @@ An event-sourced application built with [mink](https://example.invalid/mink).
 - `src/account.rs`: the `Account` aggregate, its events and commands.
 - `src/balances.rs`: an inline projection keeping a `balances` read model
   in the append's transaction.
+- `src/account.rs` ends with its tests: given / when / then fixtures from
+  `mink::testing`, with no store and no runtime.
 - `tests/account.rs`: dispatches commands and reads the read model.
 
 ```sh
@@ -202,6 +208,56 @@ impl Account {
     /// The money in the account.
     pub fn balance_cents(&self) -> u64 {
         self.balance_cents
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mink::testing::AggregateFixture;
+
+    use super::*;
+
+    fn opened() -> AccountEvent {
+        AccountEvent::Opened {
+            owner: "ada".into(),
+        }
+    }
+
+    #[test]
+    fn a_deposit_into_an_open_account_is_recorded() {
+        AggregateFixture::<Account>::given([opened()])
+            .when(Deposit {
+                account_id: "a1".into(),
+                cents: 250,
+            })
+            .then_events([AccountEvent::Deposited { cents: 250 }])
+            .then_state(|account| assert_eq!(account.balance_cents(), 250));
+    }
+
+    #[test]
+    fn an_account_opens_once() {
+        AggregateFixture::<Account>::given([opened()])
+            .when(OpenAccount {
+                account_id: "a1".into(),
+                owner: "bob".into(),
+            })
+            .then_error(|e| matches!(e, AccountError::AlreadyOpen(_)));
+    }
+
+    #[test]
+    fn deposits_need_an_open_account_and_money() {
+        AggregateFixture::<Account>::given_nothing()
+            .when(Deposit {
+                account_id: "a1".into(),
+                cents: 5,
+            })
+            .then_error(|e| matches!(e, AccountError::NotOpen(_)));
+        AggregateFixture::<Account>::given([opened()])
+            .when(Deposit {
+                account_id: "a1".into(),
+                cents: 0,
+            })
+            .then_error_message("a deposit must be more than zero");
     }
 }
 "#;
