@@ -21,6 +21,8 @@ mod tokens;
 mod tests;
 #[cfg(test)]
 mod tests_projection;
+#[cfg(test)]
+mod tests_saga;
 
 /// Declares a domain event type: an enum with one event per variant, or a
 /// struct.
@@ -121,6 +123,68 @@ pub fn command_handler(args: TokenStream, input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
     expand::projection::expand(args.into(), input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Turns an inherent impl block on a saga's state into a saga (a process
+/// manager): one handler per event type it reacts to, returning the
+/// commands to send, and optional compensations.
+///
+/// ```ignore
+/// use mink::prelude::*;
+/// use mink::saga::SagaContext;
+///
+/// #[derive(Default, serde::Serialize, serde::Deserialize)]
+/// pub struct Checkout { order_id: String, reserved: bool }
+///
+/// #[saga(name = "checkout")]
+/// impl Checkout {
+///     #[saga(start, associate = order_id)]
+///     fn placed(&mut self, event: &OrderPlaced) -> ReserveStock { … }
+///
+///     #[saga(associate = order_id)]
+///     fn reserved(&mut self, event: &StockReserved, cx: &mut SagaContext) -> Option<RequestPayment> { … }
+///
+///     #[saga(associate(key = "payment", with = payment_of))]
+///     fn paid(&mut self, event: &PaymentAccepted, cx: &mut SagaContext) -> Result<Vec<ShipOrder>, CheckoutError> {
+///         cx.complete();
+///         …
+///     }
+///
+///     #[saga(compensate)]
+///     fn release(&self, done: &ReserveStock) -> ReleaseStock { … }
+/// }
+/// ```
+///
+/// - **Handlers** take `&mut self` (or `&self`) and the event, by
+///   reference or by value, optionally followed by the envelope
+///   (`&RecordedEvent`) and then the context (`&mut SagaContext`). They
+///   return the commands to send: `()`, a command `C`, `Option<C>`,
+///   `Vec<C>` or a tuple `(C1, C2)`, any of them in `Result<_, E>` with
+///   `E: std::error::Error + Send + Sync + 'static` (an `Err` fails the
+///   saga). Each event type has one handler; each returned command must
+///   have a `#[command_handler]`.
+/// - `#[saga(associate = field)]` on every handler says how its event
+///   finds its saga: by the value (`ToString`) of one of the event's
+///   fields, whose name is the key. `associate(key = "…", field = f)` names
+///   the key; `associate(key = "…", with = f)` computes the value with
+///   `fn f(event: &E) -> impl ToString` (for enum events). A handler adds
+///   more associations with `cx.associate(key, value)`.
+/// - `#[saga(start)]` marks the handlers whose event begins a new saga when
+///   none is associated yet; at least one is required.
+/// - `#[saga(compensate)]` marks a compensation: `(&self, done: &C)`
+///   returning the command (`C2` or `Option<C2>`, optionally in
+///   `Result`) that undoes the completed command `done`.
+/// - `name = "…"` names the saga type (its state, associations and
+///   lease); it defaults to the type's name in kebab-case (`Checkout` →
+///   `checkout`). `#[saga(skip)]` leaves a helper method alone; functions
+///   without `self` are always left alone.
+///
+/// The state type must be `Default`, `Serialize` and `Deserialize`.
+#[proc_macro_attribute]
+pub fn saga(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand::saga::expand(args.into(), input.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -69,6 +69,7 @@
 
 pub use mink_macros::ReadModel;
 pub use mink_macros::{Aggregate, command, command_handler, event, projection};
+pub use mink_macros::saga;
 pub use mink_runtime::read_model::ReadModel;
 pub use mink_runtime::{
     Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandError, CommandResult,
@@ -96,6 +97,12 @@ pub mod bus {
 /// projections.
 pub mod projection {
     pub use mink_runtime::projection::*;
+}
+
+/// Sagas: the `Saga` trait that `#[saga]` implements, the context its
+/// handlers get, and how their commands reach the command bus.
+pub mod saga {
+    pub use mink_runtime::saga::*;
 }
 
 /// Subscriptions to the log: catch-up, then live.
@@ -154,7 +161,7 @@ pub mod prelude {
     pub use crate::{
         Aggregate, Context, DispatchError, Error, EventMetadata, EventStore, ExpectedVersion,
         HandlerContext, InMemoryStore, Mink, NewEvent, Position, ReadAll, ReadFilter, command,
-        command_handler, event, projection,
+        command_handler, event, projection, saga,
     };
 }
 

@@ -18,6 +18,7 @@ pub(crate) mod event;
 pub(crate) mod handler;
 pub(crate) mod projection;
 pub(crate) mod read_model;
+pub(crate) mod saga;
 
 /// The one field marked `#[<attr_name>(id)]`, reporting unknown keys, a
 /// repeated `id`, and a second marked field. `owner` names the item in the

@@ -13,6 +13,7 @@ pub(crate) mod handler;
 pub(crate) mod plain_handler;
 pub(crate) mod projection;
 pub(crate) mod read_model;
+pub(crate) mod saga;
 
 /// `#[derive(…)]` of `Clone` (when `clone` is asked for), `Serialize` and
 /// `Deserialize`, leaving out those the user already derives, with serde
