@@ -229,6 +229,9 @@ impl EventStore for AnyStore {
     fn projection_store(&self) -> Option<std::sync::Arc<dyn crate::store::ProjectionStore>> {
         self.inner().projection_store()
     }
+    fn outbox_store(&self) -> Option<std::sync::Arc<dyn crate::store::OutboxStore>> {
+        self.inner().outbox_store()
+    }
 }
 
 #[cfg(test)]

@@ -300,4 +300,8 @@ impl EventStore for InlineStore {
     fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
         self.inner.projection_store()
     }
+
+    fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {
+        self.inner.outbox_store()
+    }
 }

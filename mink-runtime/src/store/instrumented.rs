@@ -351,4 +351,8 @@ impl<S: EventStore> EventStore for InstrumentedStore<S> {
     fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
         self.inner.projection_store()
     }
+
+    fn outbox_store(&self) -> Option<Arc<dyn super::OutboxStore>> {
+        self.inner.outbox_store()
+    }
 }

@@ -10,6 +10,7 @@ mod changes;
 mod idempotency;
 pub mod instrumented;
 mod limits;
+mod outbox;
 mod outcome;
 mod projections;
 mod request;
@@ -24,6 +25,7 @@ pub use changes::{LogChanges, LogSignal};
 pub use idempotency::{Claim, IdempotencyStore};
 pub use instrumented::InstrumentedStore;
 pub use limits::Limits;
+pub use outbox::{OutboxClaim, OutboxCounts, OutboxRow, OutboxStatus, OutboxStore};
 pub use outcome::{AppendResult, AppendedStream, StreamInfo, WrittenEvent};
 pub use projections::{
     CheckpointTransaction, CheckpointUpdate, DeadLetter, Desired, Lease, ProjectionRecord,
@@ -134,6 +136,12 @@ pub trait EventStore: Send + Sync + 'static {
     fn projection_store(&self) -> Option<std::sync::Arc<dyn ProjectionStore>> {
         None
     }
+
+    /// The outbox kept in this store's database, whose rows commit with the
+    /// events; `None` when the store keeps none.
+    fn outbox_store(&self) -> Option<std::sync::Arc<dyn OutboxStore>> {
+        None
+    }
 }
 
 #[async_trait]
@@ -183,5 +191,8 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
     }
     fn projection_store(&self) -> Option<std::sync::Arc<dyn ProjectionStore>> {
         (**self).projection_store()
+    }
+    fn outbox_store(&self) -> Option<std::sync::Arc<dyn OutboxStore>> {
+        (**self).outbox_store()
     }
 }

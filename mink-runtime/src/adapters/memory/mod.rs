@@ -10,6 +10,7 @@
 
 mod idempotency;
 pub mod inspect;
+mod outbox;
 mod projections;
 mod read_model;
 mod transaction;
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 use idempotency::IdempotencyRecords;
 pub use idempotency::InMemoryIdempotencyStore;
+pub use outbox::InMemoryOutboxStore;
 pub use projections::InMemoryProjectionStore;
 pub use read_model::InMemoryReadModels;
 pub use transaction::MemoryTransaction;
@@ -57,6 +59,7 @@ pub struct InMemoryStore {
     inner: Arc<RwLock<Log>>,
     idempotency: Arc<IdempotencyRecords>,
     projections: InMemoryProjectionStore,
+    outbox: InMemoryOutboxStore,
     read_models: InMemoryReadModels,
     signal: LogSignal,
     limits: Limits,
@@ -334,5 +337,9 @@ impl EventStore for InMemoryStore {
 
     fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
         Some(Arc::new(self.projections.clone()))
+    }
+
+    fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {
+        Some(Arc::new(self.outbox.clone()))
     }
 }

@@ -53,6 +53,7 @@ mod builder;
 mod idempotency;
 mod inspect;
 mod notify;
+mod outbox;
 mod projections;
 mod read_model;
 mod restore;
@@ -80,6 +81,7 @@ use sql::Statements;
 
 pub use builder::{DEFAULT_SCHEMA, PostgresStoreBuilder};
 pub use idempotency::PostgresIdempotencyStore;
+pub use outbox::PostgresOutboxStore;
 pub use projections::PostgresProjectionStore;
 pub use read_model::PostgresReadModels;
 pub use restore::{ClusterIdentity, LogRepair};
@@ -396,5 +398,9 @@ impl EventStore for PostgresStore {
 
     fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
         Some(Arc::new(self.projections()))
+    }
+
+    fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {
+        Some(Arc::new(PostgresOutboxStore::new(self.clone())))
     }
 }

@@ -33,6 +33,7 @@ mod errors;
 mod idempotency;
 mod inspect;
 mod options;
+mod outbox;
 mod projections;
 mod read_model;
 mod rows;
@@ -51,6 +52,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 pub use idempotency::SqliteIdempotencyStore;
+pub use outbox::SqliteOutboxStore;
 pub use projections::SqliteProjectionStore;
 pub use read_model::SqliteReadModels;
 pub use transaction::SqliteTransaction;
@@ -526,6 +528,10 @@ impl EventStore for SqliteStore {
 
     fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
         Some(Arc::new(self.projections()))
+    }
+
+    fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {
+        Some(Arc::new(SqliteOutboxStore::new(self.clone())))
     }
 }
 
