@@ -14,6 +14,7 @@
 //! | events a store holds | [`assert_recorded`]: count, types, typed events, metadata |
 //! | two event lists | [`assert_events_eq`], [`assert_event_views_eq`] |
 //! | a projection and its read model | [`EventLog`] of given events with positions, [`ProjectionFixture`]: `given(log).then_read_model(&repo, [rows…])` |
+//! | a saga's handlers, without store or runtime | [`SagaFixture`]: `given(log).when(event).then_commands(…)`, `then_state(…)`, `then_completed()`, `compensate(command).then_command(…)` |
 //! | code against PostgreSQL or SQLite | [`TestDatabase::postgres`] (a schema of its own, or a plain skip), [`TestDatabase::sqlite`] |
 //!
 //! Every comparison of events or rows goes through one differ: it lists
@@ -43,6 +44,7 @@ mod database;
 mod diff;
 mod events;
 mod projection;
+mod saga;
 
 pub use aggregate::{AggregateFixture, AggregateOutcome};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -52,6 +54,7 @@ pub use events::{
     assert_recorded,
 };
 pub use projection::{ProjectionFixture, ProjectionOutcome};
+pub use saga::{CompensationOutcome, ExpectedCommands, SagaFixture, SagaOutcome, WHEN_STREAM};
 
 #[doc(inline)]
 pub use crate::then_error_matches;
