@@ -41,8 +41,9 @@ pub fn cart_event(n: u64) -> CartEvent {
     CartEvent::from(shape::line_item(n))
 }
 
-/// A cart, rebuilt from its events.
-#[derive(Aggregate, Debug, Default)]
+/// A cart, rebuilt from its events. `Clone`, so the aggregate cache can
+/// keep it (W3 with the cache).
+#[derive(Aggregate, Debug, Default, Clone)]
 #[aggregate(events = CartEvent, category = "cart")]
 pub struct Cart {
     #[aggregate(id)]

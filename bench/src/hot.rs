@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use mink::bus::RetryOnConflictLayer;
 use mink::prelude::*;
 
 use crate::domain::AddItem;
@@ -17,9 +18,19 @@ pub const HOT_STREAM_LENGTH: u64 = 500;
 /// W3: `writers` writers dispatch [`AddItem`] to the same cart; a dispatch
 /// refused with a concurrency conflict is retried until it succeeds. One
 /// operation is one successful dispatch, retries included.
-pub async fn hot_stream(app: &Mink, plan: &Plan, writers: usize) -> Result<Stats, String> {
+///
+/// With `backoff`, a writer waits the conflict-retry layer's jittered,
+/// growing delay before each retry (`RetryOnConflictLayer::backoff`);
+/// without, it retries at once.
+pub async fn hot_stream(
+    app: &Mink,
+    plan: &Plan,
+    writers: usize,
+    backoff: bool,
+) -> Result<Stats, String> {
     let generation = Arc::new(AtomicU64::new(0));
     let app = app.clone();
+    let retry = RetryOnConflictLayer::new();
     let op: Op = Arc::new(move |_, seq| {
         let (app, generation) = (app.clone(), Arc::clone(&generation));
         Box::pin(async move {
@@ -46,7 +57,12 @@ pub async fn hot_stream(app: &Mink, plan: &Plan, writers: usize) -> Result<Stats
                             conflicts,
                         });
                     }
-                    Err(e) if e.is_concurrency_conflict() => conflicts += 1,
+                    Err(e) if e.is_concurrency_conflict() => {
+                        if backoff {
+                            tokio::time::sleep(retry.backoff(conflicts)).await;
+                        }
+                        conflicts += 1;
+                    }
                     Err(e) => return Err(format!("W3 dispatch: {e}")),
                 }
             }

@@ -95,8 +95,11 @@ impl Target {
                 (Arc::new(store.clone()), Cleanup::Schema(store))
             }
         };
+        // No aggregate cache: W4 measures replaying a stream, and W3 builds
+        // its cached application itself.
         let app = Mink::builder()
             .shared_store(Arc::clone(&store))
+            .no_aggregate_cache()
             .build()
             .await
             .or_say("building the application")?;

@@ -196,6 +196,28 @@ pub mod __private {
         }
     }
 
+    /// Picked when the aggregate is `Clone`: the aggregate cache keeps
+    /// copies of it.
+    pub trait CloneViaImpl<T> {
+        /// A copy of the state.
+        fn __mink_clone_state(&self) -> Option<T>;
+    }
+    impl<T: Clone> CloneViaImpl<T> for &Probe<'_, T> {
+        fn __mink_clone_state(&self) -> Option<T> {
+            Some(self.0.clone())
+        }
+    }
+    /// Picked otherwise: the aggregate is not cached.
+    pub trait CloneViaDefault<T> {
+        /// No copy.
+        fn __mink_clone_state(&self) -> Option<T>;
+    }
+    impl<T> CloneViaDefault<T> for Probe<'_, T> {
+        fn __mink_clone_state(&self) -> Option<T> {
+            None
+        }
+    }
+
     /// Picked when the command implements [`crate::IdempotencyKey`].
     pub trait KeyViaImpl {
         /// The command's key.

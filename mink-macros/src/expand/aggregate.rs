@@ -55,6 +55,12 @@ fn aggregate_impl(aggregate: &Aggregate<'_>) -> TokenStream {
                 fn apply_event(&mut self, __event: &#events) {
                     #ty::apply(self, __event)
                 }
+
+                fn clone_state(&self) -> ::core::option::Option<Self> {
+                    #[allow(unused_imports)]
+                    use ::mink::__private::{CloneViaDefault as _, CloneViaImpl as _};
+                    (&&::mink::__private::Probe(self)).__mink_clone_state()
+                }
             }
 
             #[automatically_derived]

@@ -1,7 +1,14 @@
 //! Events and aggregates as the macros describe them, and the runtime's
 //! tracking of versions and uncommitted events.
 
+mod cache;
+
 use std::ops::Deref;
+
+pub use cache::{
+    AGGREGATE_CACHE_ENTRIES, AGGREGATE_CACHE_EVICTIONS_TOTAL, AGGREGATE_CACHE_LOADS_TOTAL,
+    AggregateCache,
+};
 
 use crate::error::{BoxError, Error, Result};
 use crate::event::Serializer;
@@ -109,6 +116,13 @@ pub trait Aggregate: Default + Send + Sync + 'static {
     fn stream_id(id: &str) -> String {
         stream_id_for(Self::CATEGORY, id)
     }
+
+    /// A copy of the state, for the [`AggregateCache`]; `None` (the
+    /// default) when the type cannot be copied, which leaves it uncached.
+    /// `#[derive(Aggregate)]` returns a clone when the type is `Clone`.
+    fn clone_state(&self) -> Option<Self> {
+        None
+    }
 }
 
 /// Marks `Self` as an event type of aggregate `A`. `#[derive(Aggregate)]`
@@ -147,6 +161,17 @@ impl<A: Aggregate> Tracked<A> {
             version: 0,
             uncommitted: Vec::new(),
         })
+    }
+
+    /// A cached state at `version`, with nothing unsaved.
+    pub(crate) fn cached(state: A, id: &str, stream_id: &str, version: u64) -> Self {
+        Tracked {
+            state,
+            id: id.to_owned(),
+            stream_id: stream_id.to_owned(),
+            version,
+            uncommitted: Vec::new(),
+        }
     }
 
     /// Folds a stored event in, advancing the loaded version.

@@ -8,6 +8,7 @@ use tower::{Layer, Service, ServiceExt};
 use super::Mink;
 use super::execution::Runtime;
 use super::registry::Registry;
+use crate::aggregate::AggregateCache;
 use crate::bus::{BusService, CommandEnvelope, ExecuteService};
 use crate::command::{CommandError, CommandResult};
 use crate::error::{Error, Result};
@@ -29,6 +30,8 @@ pub struct MinkBuilder<S: Serializer = JsonSerializer> {
     layers: Vec<LayerFn>,
     work: Vec<Arc<dyn UnitOfWork>>,
     projections: Projections,
+    outbox: Option<crate::outbox::Outbox>,
+    cache: Option<Arc<AggregateCache>>,
 }
 
 /// The projection part of a [`MinkBuilder`].
@@ -69,6 +72,8 @@ impl MinkBuilder {
             layers: Vec::new(),
             work: Vec::new(),
             projections: Projections::default(),
+            outbox: None,
+            cache: Some(Arc::new(AggregateCache::default())),
         }
     }
 }
@@ -94,7 +99,24 @@ impl<S: Serializer> MinkBuilder<S> {
             layers: self.layers,
             work: self.work,
             projections: self.projections,
+            outbox: self.outbox,
+            cache: self.cache,
         }
+    }
+
+    /// Replaces the [`AggregateCache`] (by default 1,024 aggregates for 60
+    /// seconds): a load reads only the events stored after the cached
+    /// version. Aggregates whose type is not `Clone` are never cached.
+    pub fn aggregate_cache(mut self, cache: AggregateCache) -> Self {
+        self.cache = Some(Arc::new(cache));
+        self
+    }
+
+    /// Turns the [`AggregateCache`] off: every load replays the whole
+    /// stream.
+    pub fn no_aggregate_cache(mut self) -> Self {
+        self.cache = None;
+        self
     }
 
     /// Adds a projection instance. Inline projections run in every append's
@@ -151,6 +173,15 @@ impl<S: Serializer> MinkBuilder<S> {
         self
     }
 
+    /// Gives the application a transactional outbox: every append writes
+    /// the messages of its routes in the append's transaction, and (when it
+    /// has publishers) a relay started by [`build`](Self::build) sends
+    /// them. See `docs/guide/outbox.md`.
+    pub fn outbox(mut self, outbox: crate::outbox::Outbox) -> Self {
+        self.outbox = Some(outbox);
+        self
+    }
+
     /// Adds a middleware layer to the command bus. The first layer added is
     /// the outermost. Any `tower::Layer` over [`BusService`] works,
     /// including tower's timeout, concurrency-limit and load-shed layers,
@@ -193,6 +224,7 @@ impl<S: Serializer> MinkBuilder<S> {
             bus = layer(bus);
         }
         let (store, engine) = self.projections.assemble(store)?;
+        let (store, outbox) = super::outbox::attach(self.outbox, store)?;
         if self.projections.start {
             engine.start();
         }
@@ -202,9 +234,11 @@ impl<S: Serializer> MinkBuilder<S> {
                 serializer: self.serializer,
                 registry,
                 work: self.work,
+                cache: self.cache,
             }),
             bus,
             projections: engine,
+            outbox,
         })
     }
 }

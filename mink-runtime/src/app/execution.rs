@@ -9,7 +9,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::registry::Registry;
-use crate::aggregate::{Aggregate, Event, Tracked};
+use crate::aggregate::{Aggregate, AggregateCache, Event, Tracked};
 use crate::command::{
     Command, CommandError, CommandResult, Context, DispatchError, Execute, ExecuteFuture,
     HandlerContext, Handles, PlainHandler, Rejection, ResultRecord,
@@ -30,6 +30,8 @@ pub(super) struct Runtime<S> {
     pub(super) serializer: S,
     pub(super) registry: Registry,
     pub(super) work: Vec<Arc<dyn UnitOfWork>>,
+    /// Recently loaded aggregates, when the application keeps them.
+    pub(super) cache: Option<Arc<AggregateCache>>,
 }
 
 impl<S: Serializer> Runtime<S> {
@@ -48,8 +50,22 @@ impl<S: Serializer> Runtime<S> {
     }
 
     async fn replay<A: Aggregate>(&self, id: &str) -> Result<Tracked<A>> {
-        let mut tracked = Tracked::<A>::new(id)?;
-        let mut next = 1;
+        let Some(cache) = &self.cache else {
+            return self.fold(Tracked::<A>::new(id)?).await;
+        };
+        let stream_id = A::stream_id(id);
+        let start = match cache.get::<A>(id, &stream_id) {
+            Some(cached) => cached,
+            None => Tracked::<A>::new(id)?,
+        };
+        let tracked = self.fold(start).await?;
+        cache.put(&tracked);
+        Ok(tracked)
+    }
+
+    /// Folds the events stored after `tracked`'s version into it.
+    async fn fold<A: Aggregate>(&self, mut tracked: Tracked<A>) -> Result<Tracked<A>> {
+        let mut next = tracked.version() + 1;
         loop {
             let page = self
                 .store

@@ -56,6 +56,14 @@ impl RetryOnConflictLayer {
         self
     }
 
+    /// The delay this layer waits after the `failed`-th conflicting
+    /// attempt (0 for the first): full jitter over a window that starts
+    /// at the base delay, doubles each time and stops at the cap. For code
+    /// that retries on its own and wants the same spacing.
+    pub fn backoff(&self, failed: u32) -> Duration {
+        self.delay(failed)
+    }
+
     /// The delay before attempt `attempt + 1`: full jitter over an
     /// exponentially growing, capped window.
     fn delay(&self, attempt: u32) -> Duration {

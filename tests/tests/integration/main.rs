@@ -1,5 +1,6 @@
 //! Integration tests of mink, in one binary (one link, many modules).
 
+mod aggregate_cache;
 mod bad_rows;
 mod bus;
 mod conformance_memory;
