@@ -232,6 +232,9 @@ impl EventStore for AnyStore {
     fn outbox_store(&self) -> Option<std::sync::Arc<dyn crate::store::OutboxStore>> {
         self.inner().outbox_store()
     }
+    fn saga_store(&self) -> Option<std::sync::Arc<dyn crate::store::SagaStore>> {
+        self.inner().saga_store()
+    }
 }
 
 #[cfg(test)]

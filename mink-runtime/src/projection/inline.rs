@@ -304,4 +304,8 @@ impl EventStore for InlineStore {
     fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {
         self.inner.outbox_store()
     }
+
+    fn saga_store(&self) -> Option<Arc<dyn crate::store::SagaStore>> {
+        self.inner.saga_store()
+    }
 }

@@ -355,4 +355,8 @@ impl<S: EventStore> EventStore for InstrumentedStore<S> {
     fn outbox_store(&self) -> Option<Arc<dyn super::OutboxStore>> {
         self.inner.outbox_store()
     }
+
+    fn saga_store(&self) -> Option<Arc<dyn super::SagaStore>> {
+        self.inner.saga_store()
+    }
 }

@@ -15,6 +15,7 @@ mod outcome;
 mod projections;
 mod request;
 pub mod rules;
+mod sagas;
 mod unit_of_work;
 
 use std::time::Duration;
@@ -32,6 +33,11 @@ pub use projections::{
     ProjectionState, ProjectionStore, RebuildRequest, RebuildStep, StatusReport,
 };
 pub use request::{ReadAll, ReadFilter, StreamAppend};
+pub use sagas::{
+    SagaAssociation, SagaCommandKind, SagaCommandRecord, SagaCommandStatus, SagaCommandUpdate,
+    SagaDeadline, SagaHistoryEntry, SagaQuery, SagaRecord, SagaStatus, SagaStore, SagaUpsert,
+    SagaWrite, association_taken, message_id, saga_conflict,
+};
 pub use unit_of_work::{StoreTransaction, UnitOfWork, WorkFuture};
 
 use crate::error::{Error, Result};
@@ -142,6 +148,12 @@ pub trait EventStore: Send + Sync + 'static {
     fn outbox_store(&self) -> Option<std::sync::Arc<dyn OutboxStore>> {
         None
     }
+
+    /// The records, outboxes and deadlines of sagas, kept in this store's
+    /// database; `None` when the store keeps none.
+    fn saga_store(&self) -> Option<std::sync::Arc<dyn SagaStore>> {
+        None
+    }
 }
 
 #[async_trait]
@@ -194,5 +206,8 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
     }
     fn outbox_store(&self) -> Option<std::sync::Arc<dyn OutboxStore>> {
         (**self).outbox_store()
+    }
+    fn saga_store(&self) -> Option<std::sync::Arc<dyn SagaStore>> {
+        (**self).saga_store()
     }
 }

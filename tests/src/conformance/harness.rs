@@ -109,4 +109,7 @@ impl<S: EventStore, G: Send + Sync + 'static> EventStore for KeepAlive<S, G> {
     fn projection_store(&self) -> Option<std::sync::Arc<dyn mink::store::ProjectionStore>> {
         self.store.projection_store()
     }
+    fn saga_store(&self) -> Option<std::sync::Arc<dyn mink::store::SagaStore>> {
+        self.store.saga_store()
+    }
 }

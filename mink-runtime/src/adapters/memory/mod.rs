@@ -13,6 +13,7 @@ pub mod inspect;
 mod outbox;
 mod projections;
 mod read_model;
+mod sagas;
 mod transaction;
 
 use std::collections::{HashMap, HashSet};
@@ -28,6 +29,7 @@ pub use idempotency::InMemoryIdempotencyStore;
 pub use outbox::InMemoryOutboxStore;
 pub use projections::InMemoryProjectionStore;
 pub use read_model::InMemoryReadModels;
+pub use sagas::InMemorySagaStore;
 pub use transaction::MemoryTransaction;
 
 use crate::error::{Error, Result};
@@ -61,6 +63,7 @@ pub struct InMemoryStore {
     projections: InMemoryProjectionStore,
     outbox: InMemoryOutboxStore,
     read_models: InMemoryReadModels,
+    sagas: sagas::SagaTables,
     signal: LogSignal,
     limits: Limits,
 }
@@ -337,6 +340,13 @@ impl EventStore for InMemoryStore {
 
     fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
         Some(Arc::new(self.projections.clone()))
+    }
+
+    fn saga_store(&self) -> Option<Arc<dyn crate::store::SagaStore>> {
+        Some(Arc::new(InMemorySagaStore::new(
+            self.sagas.clone(),
+            self.idempotency(),
+        )))
     }
 
     fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {

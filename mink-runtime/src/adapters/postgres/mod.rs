@@ -58,6 +58,7 @@ mod projections;
 mod read_model;
 mod restore;
 mod rows;
+mod sagas;
 mod sql;
 mod transaction;
 
@@ -84,6 +85,7 @@ pub use idempotency::PostgresIdempotencyStore;
 pub use outbox::PostgresOutboxStore;
 pub use projections::PostgresProjectionStore;
 pub use read_model::PostgresReadModels;
+pub use sagas::PostgresSagaStore;
 pub use restore::{ClusterIdentity, LogRepair};
 pub use transaction::PostgresTransaction;
 
@@ -149,6 +151,12 @@ impl PostgresStore {
     /// letters kept in this store's schema, on its pool.
     pub fn projections(&self) -> PostgresProjectionStore {
         PostgresProjectionStore::new(self.clone())
+    }
+
+    /// The saga records, associations, commands, deadlines and history
+    /// kept in this store's schema.
+    pub fn sagas(&self) -> PostgresSagaStore {
+        PostgresSagaStore::new(self.clone())
     }
 
     /// The `LISTEN`/`NOTIFY` channel on which stores of this schema
@@ -398,6 +406,10 @@ impl EventStore for PostgresStore {
 
     fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
         Some(Arc::new(self.projections()))
+    }
+
+    fn saga_store(&self) -> Option<Arc<dyn crate::store::SagaStore>> {
+        Some(Arc::new(self.sagas()))
     }
 
     fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {

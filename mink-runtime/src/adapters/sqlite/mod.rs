@@ -37,6 +37,7 @@ mod outbox;
 mod projections;
 mod read_model;
 mod rows;
+mod sagas;
 mod sql;
 mod transaction;
 
@@ -54,6 +55,7 @@ use uuid::Uuid;
 pub use idempotency::SqliteIdempotencyStore;
 pub use outbox::SqliteOutboxStore;
 pub use projections::SqliteProjectionStore;
+pub use sagas::SqliteSagaStore;
 pub use read_model::SqliteReadModels;
 pub use transaction::SqliteTransaction;
 
@@ -202,6 +204,12 @@ impl SqliteStore {
     /// connection in its writer turn.
     pub fn projections(&self) -> SqliteProjectionStore {
         SqliteProjectionStore::new(self.clone())
+    }
+
+    /// The saga records, associations, commands, deadlines and history
+    /// kept in this store's file.
+    pub fn sagas(&self) -> SqliteSagaStore {
+        SqliteSagaStore::new(self.clone())
     }
 
     /// One attempt at an append: the outer error is SQLite's (maybe worth a
@@ -533,6 +541,10 @@ impl EventStore for SqliteStore {
     fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {
         Some(Arc::new(SqliteOutboxStore::new(self.clone())))
     }
+    fn saga_store(&self) -> Option<Arc<dyn crate::store::SagaStore>> {
+        Some(Arc::new(self.sagas()))
+    }
+
 }
 
 #[cfg(test)]

@@ -178,4 +178,8 @@ impl<S: EventStore> EventStore for RaceGate<S> {
     fn projection_store(&self) -> Option<Arc<dyn ProjectionStore>> {
         self.inner.projection_store()
     }
+
+    fn saga_store(&self) -> Option<Arc<dyn mink::store::SagaStore>> {
+        self.inner.saga_store()
+    }
 }
