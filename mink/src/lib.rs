@@ -105,6 +105,12 @@ pub mod saga {
     pub use mink_runtime::saga::*;
 }
 
+/// The transactional outbox: messages written with the events, relayed to
+/// publishers (webhook, NATS JetStream, RabbitMQ, or your own).
+pub mod outbox {
+    pub use mink_runtime::outbox::*;
+}
+
 /// Subscriptions to the log: catch-up, then live.
 pub mod subscription {
     pub use mink_runtime::subscription::*;

@@ -19,6 +19,7 @@
 
 mod error;
 mod publisher;
+pub mod publishers;
 mod relay;
 mod route;
 mod work;

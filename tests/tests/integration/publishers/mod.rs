@@ -1,2 +1,7 @@
 //! Outbox publishers against real servers: an HTTP server started by the
 //! test, NATS JetStream and RabbitMQ.
+
+mod nats;
+mod rabbitmq;
+mod support;
+mod webhook;
