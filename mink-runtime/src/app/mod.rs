@@ -7,6 +7,7 @@
 
 mod builder;
 mod execution;
+mod outbox;
 mod registry;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub struct Mink<S: Serializer = JsonSerializer> {
     runtime: Arc<Runtime<S>>,
     bus: BusService,
     projections: ProjectionEngine,
+    outbox: Option<crate::outbox::RelayHandle>,
 }
 
 impl<S: Serializer> Clone for Mink<S> {
@@ -53,6 +55,7 @@ impl<S: Serializer> Clone for Mink<S> {
             runtime: Arc::clone(&self.runtime),
             bus: self.bus.clone(),
             projections: self.projections.clone(),
+            outbox: self.outbox.clone(),
         }
     }
 }
@@ -107,9 +110,12 @@ impl<S: Serializer> Mink<S> {
     }
 
     /// Stops the projection engine gracefully (see
-    /// [`ProjectionEngine::stop`]).
+    /// [`ProjectionEngine::stop`]), and the outbox relay if it runs one.
     pub async fn shutdown(&self) {
         self.projections.stop().await;
+        if let Some(relay) = &self.outbox {
+            relay.stop().await;
+        }
     }
 
     /// The serializer.
