@@ -212,6 +212,11 @@ pub struct GuideProjections;
 #[doc = include_str!("../../docs/guide/observability.md")]
 pub struct GuideObservability;
 
+/// The outbox guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide/outbox.md")]
+pub struct GuideOutbox;
+
 /// Tutorial part 1, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/tutorial/01-events-and-aggregates.md")]
