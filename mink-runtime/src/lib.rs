@@ -48,6 +48,11 @@ pub use command::{
     Handles, IdempotencyKey, NoAggregate, PlainHandler, Validate, ValidationErrors, Violation,
 };
 pub use error::{BoxError, Error, Result};
+pub use event::ContentType;
+#[cfg(feature = "msgpack")]
+pub use event::MessagePackSerializer;
+#[cfg(feature = "protobuf")]
+pub use event::ProtobufSerializer;
 pub use event::{
     EventMetadata, ExpectedVersion, JsonSerializer, NewEvent, Position, RecordedEvent, Serializer,
     category_of, stream_id_for,
@@ -85,6 +90,9 @@ pub mod __private {
     #[inline(always)]
     pub fn assert_projection_event<E: crate::Event>() {}
 
+    pub use crate::event::ContentType;
+    #[cfg(feature = "protobuf")]
+    pub use crate::event::ProtobufSerializer;
     pub use crate::event::{JsonSerializer, RecordedEvent};
     pub use crate::projection::{
         HandlerError, PoisonPolicy, Projection, ProjectionContext, ProjectionKind,

@@ -70,6 +70,11 @@
 pub use mink_macros::ReadModel;
 pub use mink_macros::{Aggregate, command, command_handler, event, projection};
 pub use mink_macros::saga;
+pub use mink_runtime::ContentType;
+#[cfg(feature = "msgpack")]
+pub use mink_runtime::MessagePackSerializer;
+#[cfg(feature = "protobuf")]
+pub use mink_runtime::ProtobufSerializer;
 pub use mink_runtime::read_model::ReadModel;
 pub use mink_runtime::{
     Aggregate, AppendResult, AppendedStream, BoxError, Command, CommandError, CommandResult,

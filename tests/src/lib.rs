@@ -1,6 +1,7 @@
 //! Shared pieces of the integration tests.
 
 pub mod conformance;
+pub mod proto;
 
 /// Says plainly that a test is skipped, and why.
 ///

@@ -15,6 +15,9 @@ pub(crate) struct EventEnum<'a> {
     pub(crate) ident: &'a Ident,
     /// One event type per variant, in declaration order.
     pub(crate) cases: Vec<EventCase<'a>>,
+    /// `#[event(protobuf)]`: each variant holds a `prost::Message`, encoded
+    /// as Protocol Buffers instead of through serde.
+    pub(crate) protobuf: bool,
 }
 
 impl<'a> EventEnum<'a> {
@@ -44,9 +47,22 @@ impl<'a> EventEnum<'a> {
         for case in &cases {
             check::event_name_valid(cx, &case.name);
         }
+        if keys.protobuf {
+            for (case, variant) in cases.iter().zip(&item.variants) {
+                if matches!(case.shape, Shape::Named(_) | Shape::Tuple(_)) {
+                    cx.error_spanned_by(
+                        &variant.fields,
+                        "a variant of an #[event(protobuf)] enum holds one prost message, \
+                         `Variant(pb::Message)`, or nothing: Protocol Buffers encodes messages, \
+                         not loose fields",
+                    );
+                }
+            }
+        }
         cx.is_ok().then_some(EventEnum {
             ident: &item.ident,
             cases,
+            protobuf: keys.protobuf,
         })
     }
 }
@@ -60,6 +76,9 @@ pub(crate) struct EventStruct<'a> {
     pub(crate) name: String,
     /// Schema version.
     pub(crate) version: u32,
+    /// `#[event(protobuf)]`: the struct is a `prost::Message`, encoded as
+    /// Protocol Buffers instead of through serde.
+    pub(crate) protobuf: bool,
 }
 
 impl<'a> EventStruct<'a> {
@@ -73,6 +92,7 @@ impl<'a> EventStruct<'a> {
             ident: &item.ident,
             name: name.value,
             version: keys.version.unwrap_or(1),
+            protobuf: keys.protobuf,
         })
     }
 }
@@ -220,6 +240,8 @@ struct Keys {
     name: Option<LitStr>,
     /// `version = N`, never 0.
     version: Option<u32>,
+    /// `protobuf`, on the type only.
+    protobuf: bool,
 }
 
 impl Keys {
@@ -227,8 +249,13 @@ impl Keys {
     fn from_args(cx: &mut Ctxt, args: TokenStream) -> Self {
         let mut name = Once::new("name");
         let mut version = Once::new("version");
+        let mut protobuf = Once::new("protobuf");
         let parser = syn::meta::parser(|meta| {
-            parse_key(cx, &meta, &mut name, &mut version);
+            if meta.path.is_ident("protobuf") {
+                protobuf.set(cx, "event", &meta, ());
+            } else {
+                parse_key(cx, &meta, &mut name, &mut version, TYPE_KEYS);
+            }
             Ok(())
         });
         if let Err(e) = syn::parse::Parser::parse2(parser, args) {
@@ -237,6 +264,7 @@ impl Keys {
         Keys {
             name: name.take(),
             version: version.take(),
+            protobuf: protobuf.take().is_some(),
         }
     }
 
@@ -245,23 +273,31 @@ impl Keys {
         let mut name = Once::new("name");
         let mut version = Once::new("version");
         attr::for_each_key(cx, attrs, "event", |cx, meta| {
-            parse_key(cx, meta, &mut name, &mut version);
+            parse_key(cx, meta, &mut name, &mut version, VARIANT_KEYS);
             Ok(())
         });
         Keys {
             name: name.take(),
             version: version.take(),
+            protobuf: false,
         }
     }
 }
 
+/// The keys of `#[event(…)]` on the type.
+const TYPE_KEYS: &[&str] = &["name", "version", "protobuf"];
+/// The keys of `#[event(…)]` on a variant.
+const VARIANT_KEYS: &[&str] = &["name", "version"];
+
 /// Parses one key of `#[event(…)]`, recording every error in `cx` so the
-/// following keys are still read.
+/// following keys are still read; `expected` lists the keys allowed where
+/// it stands.
 fn parse_key(
     cx: &mut Ctxt,
     meta: &ParseNestedMeta<'_>,
     name: &mut Once<LitStr>,
     version: &mut Once<u32>,
+    expected: &[&str],
 ) {
     let res = if meta.path.is_ident("name") {
         attr::lit_str(meta).map(|v| name.set(cx, "event", meta, v))
@@ -278,7 +314,7 @@ fn parse_key(
             }
         })
     } else {
-        attr::unknown_key(cx, "event", meta, &["name", "version"])
+        attr::unknown_key(cx, "event", meta, expected)
     };
     if let Err(e) = res {
         cx.syn_error(e);

@@ -62,6 +62,9 @@ fn stripped_enum(item: &ItemEnum) -> ItemEnum {
 /// The enum (`output`) followed by the `Event` impl, the payload encoder
 /// and decoders, and one registration per variant.
 fn enum_impl(event: &EventEnum<'_>, output: &ItemEnum) -> TokenStream {
+    if event.protobuf {
+        return protobuf_enum_impl(event, output);
+    }
     let ty = event.ident;
     let cases = &event.cases;
     let names: Vec<&str> = cases.iter().map(|c| c.name.value.as_str()).collect();
@@ -142,6 +145,102 @@ fn enum_impl(event: &EventEnum<'_>, output: &ItemEnum) -> TokenStream {
                     _schema_version: u32,
                     __payload: &[u8],
                     __serializer: &__S,
+                ) -> ::core::result::Result<::core::option::Option<Self>, ::mink::__private::BoxError> {
+                    match __event_type {
+                        #(#decode_arms)*
+                        _ => ::core::result::Result::Ok(::core::option::Option::None),
+                    }
+                }
+            }
+
+            #(#registrations)*
+        };
+    }
+}
+
+/// [`enum_impl`] for `#[event(protobuf)]`: each variant's message is
+/// encoded by prost, whatever the application's serializer.
+fn protobuf_enum_impl(event: &EventEnum<'_>, output: &ItemEnum) -> TokenStream {
+    let ty = event.ident;
+    let cases = &event.cases;
+    let names: Vec<&str> = cases.iter().map(|c| c.name.value.as_str()).collect();
+    let codec = quote!(::mink::__private::ProtobufSerializer);
+    let event_type_arms = cases.iter().map(|c| {
+        let v = c.ident;
+        let name = &c.name.value;
+        quote!(#ty::#v { .. } => #name)
+    });
+    let version_arms = cases.iter().map(|c| {
+        let v = c.ident;
+        let version = c.version;
+        quote!(#ty::#v { .. } => #version)
+    });
+    // `from_ast` let only newtype and unit variants through.
+    let encode_arms = cases.iter().map(|c| {
+        let v = c.ident;
+        match c.shape {
+            Shape::Unit => quote!(#ty::#v => ::std::vec::Vec::new(),),
+            _ => quote!(#ty::#v(__inner) => #codec.encode(__inner),),
+        }
+    });
+    let decode_arms = cases.iter().map(|c| {
+        let v = c.ident;
+        let name = &c.name.value;
+        let build = match c.shape {
+            Shape::Unit => quote!(#ty::#v),
+            _ => quote!(#ty::#v(#codec.decode(__payload)?)),
+        };
+        quote! {
+            #name => ::core::result::Result::Ok(::core::option::Option::Some(#build)),
+        }
+    });
+    let registrations = cases.iter().map(|c| {
+        registration(
+            &c.name.value,
+            c.version,
+            &format!("{}::{}", ty, c.ident),
+            c.ident.span(),
+            &variant_schema(c),
+        )
+    });
+
+    quote! {
+        #output
+
+        const _: () = {
+            #[automatically_derived]
+            impl ::mink::__private::Event for #ty {
+                const EVENT_TYPES: &'static [&'static str] = &[#(#names),*];
+
+                const CONTENT_TYPE: ::core::option::Option<::mink::__private::ContentType> =
+                    ::core::option::Option::Some(#codec::CONTENT_TYPE);
+
+                fn event_type(&self) -> &'static str {
+                    match self {
+                        #(#event_type_arms,)*
+                    }
+                }
+
+                fn schema_version(&self) -> u32 {
+                    match self {
+                        #(#version_arms,)*
+                    }
+                }
+
+                fn encode<__S: ::mink::__private::Serializer>(
+                    &self,
+                    _: &__S,
+                ) -> ::core::result::Result<::std::vec::Vec<u8>, ::mink::__private::BoxError> {
+                    ::core::result::Result::Ok(match self {
+                        #(#encode_arms)*
+                    })
+                }
+
+                fn decode<__S: ::mink::__private::Serializer>(
+                    __event_type: &str,
+                    _schema_version: u32,
+                    __payload: &[u8],
+                    _: &__S,
                 ) -> ::core::result::Result<::core::option::Option<Self>, ::mink::__private::BoxError> {
                     match __event_type {
                         #(#decode_arms)*
@@ -251,10 +350,14 @@ fn decode_arm(ty: &Ident, case: &EventCase<'_>, helpers: &mut Vec<TokenStream>) 
     }
 }
 
-/// Expands an `#[event]` struct, encoded by its own serde derives.
+/// Expands an `#[event]` struct, encoded by its own serde derives (or, with
+/// `protobuf`, by its `prost::Message` impl).
 fn expand_struct(mut cx: Ctxt, args: TokenStream, item: ItemStruct) -> TokenStream {
     let event = EventStruct::from_ast(&mut cx, args, &item);
-    let derives = super::missing_derives(UserDerives::of(&item.attrs), false);
+    let derives = match &event {
+        Some(event) if event.protobuf => TokenStream::new(),
+        _ => super::missing_derives(UserDerives::of(&item.attrs), false),
+    };
     match cx.finish(event) {
         Ok(event) => struct_impl(&event, &derives, &item),
         Err(errors) => {
@@ -272,6 +375,9 @@ fn struct_impl(event: &EventStruct<'_>, derives: &TokenStream, item: &ItemStruct
     let version = event.version;
     let schema = payload_schema(name, &quote!(#ty));
     let registration = registration(name, version, &ty.to_string(), ty.span(), &schema);
+    if event.protobuf {
+        return protobuf_struct_impl(event, item, &registration);
+    }
     quote! {
         #derives
         #item
@@ -307,6 +413,61 @@ fn struct_impl(event: &EventStruct<'_>, derives: &TokenStream, item: &ItemStruct
                     }
                     ::mink::__private::Serializer::deserialize(__serializer, __payload)
                         .map(::core::option::Option::Some)
+                }
+            }
+
+            #registration
+        };
+    }
+}
+
+/// [`struct_impl`] for `#[event(protobuf)]`: the struct is a prost message,
+/// encoded by prost whatever the application's serializer.
+fn protobuf_struct_impl(
+    event: &EventStruct<'_>,
+    item: &ItemStruct,
+    registration: &TokenStream,
+) -> TokenStream {
+    let ty = event.ident;
+    let name = &event.name;
+    let version = event.version;
+    let codec = quote!(::mink::__private::ProtobufSerializer);
+    quote! {
+        #item
+
+        const _: () = {
+            #[automatically_derived]
+            impl ::mink::__private::Event for #ty {
+                const EVENT_TYPES: &'static [&'static str] = &[#name];
+
+                const CONTENT_TYPE: ::core::option::Option<::mink::__private::ContentType> =
+                    ::core::option::Option::Some(#codec::CONTENT_TYPE);
+
+                fn event_type(&self) -> &'static str {
+                    #name
+                }
+
+                fn schema_version(&self) -> u32 {
+                    #version
+                }
+
+                fn encode<__S: ::mink::__private::Serializer>(
+                    &self,
+                    _: &__S,
+                ) -> ::core::result::Result<::std::vec::Vec<u8>, ::mink::__private::BoxError> {
+                    ::core::result::Result::Ok(#codec.encode(self))
+                }
+
+                fn decode<__S: ::mink::__private::Serializer>(
+                    __event_type: &str,
+                    _schema_version: u32,
+                    __payload: &[u8],
+                    _: &__S,
+                ) -> ::core::result::Result<::core::option::Option<Self>, ::mink::__private::BoxError> {
+                    if __event_type != #name {
+                        return ::core::result::Result::Ok(::core::option::Option::None);
+                    }
+                    #codec.decode(__payload).map(::core::option::Option::Some)
                 }
             }
 

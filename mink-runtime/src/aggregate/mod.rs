@@ -11,7 +11,7 @@ pub use cache::{
 };
 
 use crate::error::{BoxError, Error, Result};
-use crate::event::Serializer;
+use crate::event::{ContentType, JsonSerializer, Serializer};
 use crate::event::{EventMetadata, NewEvent, RecordedEvent, stream_id_for};
 
 /// A domain event type: an enum with one event per variant, or a struct.
@@ -25,6 +25,12 @@ use crate::event::{EventMetadata, NewEvent, RecordedEvent, stream_id_for};
 pub trait Event: Sized + Send + Sync + 'static {
     /// Every stable type name this Rust type can produce.
     const EVENT_TYPES: &'static [&'static str];
+
+    /// The content type of every payload of this type, when the type fixes
+    /// its own format: `#[event(protobuf)]` sets
+    /// [`ContentType::PROTOBUF`]. `None`, the default, leaves the format to
+    /// the application's serializer.
+    const CONTENT_TYPE: Option<ContentType> = None;
 
     /// The stable type name of this value.
     fn event_type(&self) -> &'static str;
@@ -44,7 +50,9 @@ pub trait Event: Sized + Send + Sync + 'static {
         serializer: &S,
     ) -> Result<Option<Self>, BoxError>;
 
-    /// Serializes into a [`NewEvent`] with a fresh id.
+    /// Serializes into a [`NewEvent`] with a fresh id, recording the
+    /// payload's content type: the type's own ([`Event::CONTENT_TYPE`]) or
+    /// the serializer's.
     fn to_new_event<S: Serializer>(
         &self,
         serializer: &S,
@@ -57,19 +65,44 @@ pub trait Event: Sized + Send + Sync + 'static {
                 event_type: event_type.to_owned(),
                 source,
             })?;
+        let content_type = match Self::CONTENT_TYPE {
+            Some(own) => own,
+            None => serializer.content_type(),
+        };
         Ok(NewEvent::new(event_type, payload)
             .with_schema_version(self.schema_version())
+            .with_content_type(content_type)
             .with_metadata(metadata))
     }
 
     /// Rebuilds a value from a stored event, with typed errors naming it.
+    ///
+    /// The payload is decoded in the format its content type names, so one
+    /// log may hold several: the type's own format
+    /// ([`Event::CONTENT_TYPE`]), else `serializer` when the content type is
+    /// its, else JSON or an enabled built-in format (MessagePack with the
+    /// `msgpack` feature). Any other content type is
+    /// [`Error::UnsupportedContentType`].
     fn from_recorded<S: Serializer>(event: &RecordedEvent, serializer: &S) -> Result<Self> {
-        match Self::decode(
-            &event.event_type,
-            event.schema_version,
-            &event.payload,
-            serializer,
-        ) {
+        let decoded = match &Self::CONTENT_TYPE {
+            Some(own) if *own == event.content_type => Some(Self::decode(
+                &event.event_type,
+                event.schema_version,
+                &event.payload,
+                serializer,
+            )),
+            Some(_) => None,
+            None => decode_in_stored_format::<Self, S>(event, serializer),
+        };
+        let Some(decoded) = decoded else {
+            return Err(Error::UnsupportedContentType {
+                content_type: event.content_type.to_string(),
+                event_type: event.event_type.clone(),
+                stream: event.stream_id.clone(),
+                version: event.version,
+            });
+        };
+        match decoded {
             Ok(Some(e)) => Ok(e),
             Ok(None) => Err(Error::UnknownEventType {
                 event_type: event.event_type.clone(),
@@ -85,6 +118,28 @@ pub trait Event: Sized + Send + Sync + 'static {
             }),
         }
     }
+}
+
+/// Decodes `event` with the serde format its content type names: the
+/// application's `serializer`, JSON, or MessagePack (feature `msgpack`);
+/// `None` when it names none of them.
+fn decode_in_stored_format<E: Event, S: Serializer>(
+    event: &RecordedEvent,
+    serializer: &S,
+) -> Option<Result<Option<E>, BoxError>> {
+    let (event_type, version, payload) = (&event.event_type, event.schema_version, &event.payload);
+    if event.content_type == serializer.content_type() {
+        return Some(E::decode(event_type, version, payload, serializer));
+    }
+    if event.content_type == ContentType::JSON {
+        return Some(E::decode(event_type, version, payload, &JsonSerializer));
+    }
+    #[cfg(feature = "msgpack")]
+    if event.content_type == ContentType::MSGPACK {
+        let msgpack = crate::event::MessagePackSerializer;
+        return Some(E::decode(event_type, version, payload, &msgpack));
+    }
+    None
 }
 
 /// A consistency boundary whose state is the fold of its events.

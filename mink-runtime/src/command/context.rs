@@ -171,6 +171,7 @@ mod tests {
             event_type: "Created".into(),
             schema_version: 1,
             payload: vec![],
+            content_type: Default::default(),
             metadata: EventMetadata::default()
                 .with_correlation_id("root")
                 .with_tenant_id("t"),

@@ -76,6 +76,23 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A stored event is in a format this application has no serializer
+    /// for: its content type is neither the application serializer's nor a
+    /// built-in format enabled here (docs/adr/019-payload-formats.md).
+    #[error(
+        "event `{event_type}` (stream `{stream}`, version {version}) is stored as `{content_type}`, a format this application does not read; enable its cargo feature or configure its serializer"
+    )]
+    UnsupportedContentType {
+        /// The stored content type.
+        content_type: String,
+        /// The stored type name.
+        event_type: String,
+        /// The stream holding the event.
+        stream: String,
+        /// The event's version in its stream.
+        version: u64,
+    },
+
     /// The caller passed something the store refuses (empty stream id, event
     /// too large, …). Nothing was written.
     #[error("invalid input: {field}: {reason}")]

@@ -3,10 +3,20 @@
 //! This is the bottom layer of the runtime, the vocabulary, with the typed
 //! [`error`]s (also at `crate::error`): it imports nothing else of mink.
 
+mod content_type;
 pub mod error;
+#[cfg(feature = "msgpack")]
+mod msgpack;
+#[cfg(feature = "protobuf")]
+mod protobuf;
 mod registration;
 mod serializer;
 
+pub use content_type::ContentType;
+#[cfg(feature = "msgpack")]
+pub use msgpack::MessagePackSerializer;
+#[cfg(feature = "protobuf")]
+pub use protobuf::ProtobufSerializer;
 pub use registration::EventRegistration;
 pub use serializer::{JsonSerializer, Serializer};
 
@@ -175,18 +185,22 @@ pub struct NewEvent {
     pub schema_version: u32,
     /// Serialized payload (JSON by default).
     pub payload: Vec<u8>,
+    /// The payload's format, stored with it (JSON by default).
+    pub content_type: ContentType,
     /// Correlation, causation, user, tenant and custom entries.
     pub metadata: EventMetadata,
 }
 
 impl NewEvent {
-    /// A new event with a fresh UUIDv7 id, schema version 1 and no metadata.
+    /// A new event with a fresh UUIDv7 id, schema version 1, no metadata
+    /// and a JSON payload (see [`NewEvent::with_content_type`] for others).
     pub fn new(event_type: impl Into<String>, payload: impl Into<Vec<u8>>) -> Self {
         NewEvent {
             event_id: Uuid::now_v7(),
             event_type: event_type.into(),
             schema_version: 1,
             payload: payload.into(),
+            content_type: ContentType::JSON,
             metadata: EventMetadata::default(),
         }
     }
@@ -215,6 +229,12 @@ impl NewEvent {
         self.metadata = metadata;
         self
     }
+
+    /// Sets the payload's content type.
+    pub fn with_content_type(mut self, content_type: impl Into<ContentType>) -> Self {
+        self.content_type = content_type.into();
+        self
+    }
 }
 
 /// An event as stored: with its stream, version, position and timestamp.
@@ -234,6 +254,9 @@ pub struct RecordedEvent {
     pub schema_version: u32,
     /// Serialized payload.
     pub payload: Vec<u8>,
+    /// The payload's format, as appended ([`ContentType::JSON`] for rows
+    /// stored before content types were recorded).
+    pub content_type: ContentType,
     /// Correlation, causation, user, tenant and custom entries.
     pub metadata: EventMetadata,
     /// When the store accepted it.
@@ -241,6 +264,29 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
+    /// The stored form of `event`: appended to `stream_id` at `version`,
+    /// placed at `position`, accepted at `timestamp`.
+    pub fn recorded(
+        event: NewEvent,
+        stream_id: impl Into<String>,
+        version: u64,
+        position: Position,
+        timestamp: DateTime<Utc>,
+    ) -> RecordedEvent {
+        RecordedEvent {
+            event_id: event.event_id,
+            stream_id: stream_id.into(),
+            version,
+            position,
+            event_type: event.event_type,
+            schema_version: event.schema_version,
+            payload: event.payload,
+            content_type: event.content_type,
+            metadata: event.metadata,
+            timestamp,
+        }
+    }
+
     /// The category of the event's stream (see [`category_of`]).
     pub fn category(&self) -> &str {
         category_of(&self.stream_id)

@@ -175,6 +175,7 @@ impl InlineWork {
                     event_type: event.event_type.clone(),
                     schema_version: event.schema_version,
                     payload: event.payload.clone(),
+                    content_type: event.content_type.clone(),
                     metadata: event.metadata.clone(),
                     timestamp: now,
                 });

@@ -83,6 +83,7 @@ impl Limits {
                     return Err(Error::invalid("event_type", "must not be empty"));
                 }
                 refuse_nul("event_type", &e.event_type)?;
+                check_content_type(e.content_type.as_str())?;
                 self.check_metadata(e)?;
                 if e.event_type.len() > self.max_event_type_len {
                     return Err(Error::invalid(
@@ -212,6 +213,36 @@ fn refuse_repeated_ids(appends: &[StreamAppend]) -> Result<()> {
 }
 
 /// Refuses text holding a NUL character, naming the field.
+/// A content type is a media type's text: not empty, printable ASCII, at
+/// most [`MAX_CONTENT_TYPE_LEN`] bytes, as every store's column keeps it.
+fn check_content_type(text: &str) -> Result<()> {
+    if text.is_empty() {
+        return Err(Error::invalid("content_type", "must not be empty"));
+    }
+    if text.len() > MAX_CONTENT_TYPE_LEN {
+        return Err(Error::invalid(
+            "content_type",
+            format!(
+                "is {} bytes, longer than the limit of {MAX_CONTENT_TYPE_LEN}",
+                text.len()
+            ),
+        ));
+    }
+    if !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(Error::invalid(
+            "content_type",
+            format!(
+                "`{}` holds a character that is not printable ASCII",
+                text.escape_default()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The longest content type an event may carry.
+pub const MAX_CONTENT_TYPE_LEN: usize = 255;
+
 fn refuse_nul(field: &'static str, text: &str) -> Result<()> {
     if text.contains('\0') {
         return Err(Error::invalid(field, "must not contain a NUL character"));

@@ -125,6 +125,7 @@ mod tests {
             event_type: "Created".into(),
             schema_version: 1,
             payload: vec![],
+            content_type: Default::default(),
             metadata: Default::default(),
             timestamp: Utc::now(),
         };

@@ -294,12 +294,17 @@ impl EventLog {
         let payload = event
             .encode(&JsonSerializer)
             .unwrap_or_else(|e| panic!("encoding a given `{}`: {e}", event.event_type()));
-        self.push(
+        let mut log = self.push(
             stream_id.into(),
             event.event_type().to_owned(),
             event.schema_version(),
             payload,
-        )
+        );
+        // A type with a format of its own (protobuf) was encoded in it.
+        if let (Some(own), Some(last)) = (E::CONTENT_TYPE, log.events.last_mut()) {
+            last.content_type = own;
+        }
+        log
     }
 
     /// Appends events of aggregate `A` to the stream of the aggregate with
@@ -395,6 +400,7 @@ impl EventLog {
             event_type,
             schema_version: schema,
             payload,
+            content_type: crate::event::ContentType::JSON,
             metadata: self.metadata.clone(),
             timestamp: self.timestamp,
         });

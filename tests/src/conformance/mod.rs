@@ -61,7 +61,10 @@
 //! - `projections`: the projection store's leases, checkpoints, rebuild and
 //!   pause requests and dead letters;
 //! - `wake_ups`: readers of the log woken by appends (on PostgreSQL also
-//!   across store instances).
+//!   across store instances);
+//! - `formats`: MessagePack, Protocol Buffers and a user's format
+//!   round-trip with their content types, side by side in one log, each
+//!   decoded with its own format.
 //!
 //! [`EventStore`]: mink::EventStore
 //! [`Limits`]: mink::Limits
@@ -70,6 +73,7 @@
 mod atomicity;
 mod concurrency;
 mod expected_versions;
+mod formats;
 mod harness;
 mod log_reads;
 mod projections;
@@ -84,6 +88,11 @@ mod wake_ups;
 pub use atomicity::{multi_stream_append_is_atomic, same_stream_twice_is_refused};
 pub use concurrency::{racing_writers_many_streams, racing_writers_one_stream};
 pub use expected_versions::{appending_zero_events, expected_versions};
+pub use formats::{
+    HexJson, Price, StockEvent, bad_content_types_are_refused,
+    binary_payloads_that_look_like_json_keep_their_bytes, mixed_formats_share_one_log,
+    msgpack_payloads_round_trip, protobuf_payloads_round_trip,
+};
 pub use harness::{Harness, StoreFuture, keep_alive};
 pub use log_reads::{
     filter_by_category, filter_by_event_type, filter_by_stream, filter_combined,
@@ -155,6 +164,11 @@ macro_rules! conformance_suite {
             rebuild_requests_start_and_finish,
             dead_letters_commit_with_the_checkpoint,
             log_changes_wake_after_an_append,
+            msgpack_payloads_round_trip,
+            protobuf_payloads_round_trip,
+            mixed_formats_share_one_log,
+            binary_payloads_that_look_like_json_keep_their_bytes,
+            bad_content_types_are_refused,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {

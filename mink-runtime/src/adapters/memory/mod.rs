@@ -221,17 +221,13 @@ fn stage(log: &Log, appends: Vec<StreamAppend>) -> Result<(Vec<RecordedEvent>, A
                 version,
                 position,
             });
-            staged.push(RecordedEvent {
-                event_id: e.event_id,
-                stream_id: a.stream_id.clone(),
+            staged.push(RecordedEvent::recorded(
+                e,
+                a.stream_id.clone(),
                 version,
                 position,
-                event_type: e.event_type,
-                schema_version: e.schema_version,
-                payload: e.payload,
-                metadata: e.metadata,
-                timestamp: now,
-            });
+                now,
+            ));
         }
         result
             .streams

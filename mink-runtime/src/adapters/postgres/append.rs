@@ -33,6 +33,7 @@ pub(crate) struct EncodedAppend {
     schema_versions: Vec<i32>,
     payloads: Vec<Option<String>>,
     payload_bytes: Vec<Option<Vec<u8>>>,
+    content_types: Vec<String>,
     metadata: Vec<String>,
 }
 
@@ -64,7 +65,10 @@ impl EncodedAppend {
                         event_type: event.event_type.clone(),
                         source: Box::new(e),
                     })?;
-                match jsonb_text(&event.payload) {
+                // Only JSON content goes to `jsonb`; a binary format whose
+                // bytes happen to parse as JSON stays bytes.
+                let json = event.content_type.is_json();
+                match json.then(|| jsonb_text(&event.payload)).flatten() {
                     Some(text) => {
                         out.payloads.push(Some(text));
                         out.payload_bytes.push(None);
@@ -78,6 +82,7 @@ impl EncodedAppend {
                 out.event_ids.push(event.event_id);
                 out.event_types.push(event.event_type.clone());
                 out.schema_versions.push(schema_version);
+                out.content_types.push(event.content_type.to_string());
                 out.metadata.push(metadata);
             }
         }
@@ -85,9 +90,9 @@ impl EncodedAppend {
     }
 }
 
-/// The payload as text for the `jsonb` column, when it is one JSON value
-/// that `jsonb` can hold; `None` keeps it as bytes
-/// (docs/adr/009-payload-storage.md).
+/// The payload of a JSON content type as text for the `jsonb` column, when
+/// it is one JSON value that `jsonb` can hold; `None` keeps it as bytes
+/// (docs/adr/009-payload-storage.md, docs/adr/019-payload-formats.md).
 ///
 /// `jsonb` refuses the escape `\\u0000`, lone UTF-16 surrogate escapes and
 /// numbers beyond its range, which a syntax check lets through. Payloads
@@ -144,6 +149,7 @@ pub(crate) async fn run_once(
         .bind(&encoded.payloads)
         .bind(&encoded.metadata)
         .bind(&encoded.payload_bytes)
+        .bind(&encoded.content_types)
         .fetch_all(conn)
         .await;
     match rows {

@@ -15,7 +15,7 @@ use sqlx::{Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::event::{Position, RecordedEvent};
+use crate::event::{ContentType, Position, RecordedEvent};
 use crate::store::StreamInfo;
 use crate::store::rules::stored_metadata;
 
@@ -32,6 +32,7 @@ mod column {
     pub(super) const METADATA: usize = 8;
     pub(super) const CREATED_AT: usize = 9;
     pub(super) const PAYLOAD_BYTES: usize = 10;
+    pub(super) const CONTENT_TYPE: usize = 11;
 }
 
 /// Decodes a row selected with `sql::EVENT_COLUMNS`.
@@ -64,6 +65,7 @@ fn decode_columns(row: &PgRow) -> Result<RecordedEvent, String> {
         (Some(json), None) => compact_json(&json),
         (None, None) => return Err("neither payload nor payload_bytes is set".to_owned()),
     };
+    let content_type: String = get(row, column::CONTENT_TYPE, "content_type")?;
     let Json(metadata): Json<serde_json::Value> = get(row, column::METADATA, "metadata")?;
     let created_at: StoredTimestamp = get(row, column::CREATED_AT, "created_at")?;
     Ok(RecordedEvent {
@@ -77,6 +79,7 @@ fn decode_columns(row: &PgRow) -> Result<RecordedEvent, String> {
         event_type,
         schema_version,
         payload,
+        content_type: ContentType::new(content_type),
         metadata: stored_metadata(metadata)?,
         timestamp: created_at.to_utc()?,
     })

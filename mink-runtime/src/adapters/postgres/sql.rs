@@ -9,7 +9,8 @@ use std::sync::Arc;
 /// The columns every read returns, in the order `rows::decode_event` expects.
 /// The transaction id is read as text: `xid8` holds all of `u64`.
 const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text AS commit, \
-     position, event_type, schema_version, payload::text, metadata, created_at, payload_bytes";
+     position, event_type, schema_version, payload::text, metadata, created_at, payload_bytes, \
+     content_type";
 
 /// Only rows of transactions older than every running *writer* are readable
 /// in the global log: their set can no longer grow
@@ -167,7 +168,7 @@ impl Statements {
 /// and one element per event: `$4` 1-based index of its stream in `$1`,
 /// `$5` event id, `$6` type, `$7` schema version, `$8` payload as JSON text
 /// (NULL when it is kept as bytes), `$9` metadata (JSON text), `$10`
-/// payload bytes (NULL when it is JSON).
+/// payload bytes (NULL when it is JSON), `$11` content type.
 ///
 /// It reads each stream's version, refuses the whole call when any
 /// expectation fails (nothing is inserted), and otherwise numbers the events
@@ -200,17 +201,19 @@ refused AS (
 ),
 incoming AS (
     SELECT n.stream_ord, n.event_id, n.event_type, n.schema_version, n.payload, n.metadata,
-           n.payload_bytes, n.ord
-    FROM unnest($4::bigint[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::text[], $10::bytea[])
+           n.payload_bytes, n.content_type, n.ord
+    FROM unnest($4::bigint[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::text[], $10::bytea[],
+                $11::text[])
          WITH ORDINALITY AS n(stream_ord, event_id, event_type, schema_version, payload, metadata,
-                              payload_bytes, ord)
+                              payload_bytes, content_type, ord)
 ),
 written AS (
     INSERT INTO {events} (event_id, stream_id, version, event_type, schema_version, payload, metadata,
-                          payload_bytes)
+                          payload_bytes, content_type)
     SELECT i.event_id, s.stream_id,
            s.actual + row_number() OVER (PARTITION BY i.stream_ord ORDER BY i.ord),
-           i.event_type, i.schema_version, i.payload::jsonb, i.metadata::jsonb, i.payload_bytes
+           i.event_type, i.schema_version, i.payload::jsonb, i.metadata::jsonb, i.payload_bytes,
+           i.content_type
     FROM incoming i JOIN stream_state s ON s.ord = i.stream_ord
     WHERE NOT EXISTS (SELECT 1 FROM refused)
     ORDER BY i.ord

@@ -250,6 +250,7 @@ impl SqliteStore {
                 let inserted = query
                     .bind(&e.metadata)
                     .bind(created_at)
+                    .bind(e.content_type)
                     .fetch_one(&mut *tx)
                     .await;
                 let position: i64 = match inserted {
@@ -421,6 +422,7 @@ struct PreparedEvent<'a> {
     event_type: &'a str,
     schema_version: i64,
     payload: PayloadColumn<'a>,
+    content_type: &'a str,
     metadata: String,
 }
 
@@ -437,7 +439,8 @@ fn prepare(appends: &[StreamAppend]) -> Result<Vec<PreparedAppend<'_>>> {
                         event_id_text: e.event_id.hyphenated().to_string(),
                         event_type: &e.event_type,
                         schema_version: i64::from(e.schema_version),
-                        payload: PayloadColumn::from_bytes(&e.payload),
+                        payload: PayloadColumn::of(&e.payload, &e.content_type),
+                        content_type: e.content_type.as_str(),
                         metadata: metadata_text(&e.metadata)?,
                     })
                 })

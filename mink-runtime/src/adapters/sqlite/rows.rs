@@ -13,22 +13,29 @@ use sqlx::{Decode, Row, Sqlite, Type};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::event::{EventMetadata, Position, RecordedEvent};
+use crate::event::{ContentType, EventMetadata, Position, RecordedEvent};
 use crate::store::StreamInfo;
 use crate::store::rules::stored_metadata;
 
-/// A payload as it is bound: text when it reads as text, bytes otherwise.
+/// A payload as it is bound: text when it is text, bytes otherwise.
 pub(super) enum PayloadColumn<'a> {
-    /// Valid UTF-8 without NUL: stored as TEXT, readable in `sqlite3`.
+    /// A textual format (JSON, `text/…`), valid UTF-8 without NUL: stored
+    /// as TEXT, readable in `sqlite3`.
     Text(&'a str),
-    /// Anything else: stored as a BLOB, byte for byte.
+    /// Anything else (binary formats, text with NUL): stored as a BLOB,
+    /// byte for byte.
     Blob(&'a [u8]),
 }
 
 impl<'a> PayloadColumn<'a> {
-    /// Chooses the storage class of `payload`. Text with NUL is kept as a
-    /// blob: SQLite's text functions stop at the first NUL.
-    pub(super) fn from_bytes(payload: &'a [u8]) -> Self {
+    /// Chooses the storage class of `payload`, whose format is
+    /// `content_type`. Text with NUL is kept as a blob: SQLite's text
+    /// functions stop at the first NUL. A binary format is a blob even when
+    /// its bytes happen to be UTF-8.
+    pub(super) fn of(payload: &'a [u8], content_type: &ContentType) -> Self {
+        if !content_type.is_text() {
+            return PayloadColumn::Blob(payload);
+        }
         match std::str::from_utf8(payload) {
             Ok(text) if !payload.contains(&0) => PayloadColumn::Text(text),
             _ => PayloadColumn::Blob(payload),
@@ -82,6 +89,7 @@ fn decode_columns(row: &SqliteRow) -> Result<RecordedEvent, String> {
         schema_version,
         // TEXT and BLOB both read back as their exact bytes.
         payload: get(row, "payload")?,
+        content_type: ContentType::new(get::<String>(row, "content_type")?),
         metadata,
         timestamp: parse_timestamp(&get::<String>(row, "created_at")?)?,
     })
@@ -176,15 +184,23 @@ mod tests {
 
     #[test]
     fn payload_storage_class() {
+        let json = &ContentType::JSON;
         assert!(
-            matches!(PayloadColumn::from_bytes(b"{\"a\":1}"), PayloadColumn::Text(t) if t == "{\"a\":1}")
+            matches!(PayloadColumn::of(b"{\"a\":1}", json), PayloadColumn::Text(t) if t == "{\"a\":1}")
         );
         assert!(
-            matches!(PayloadColumn::from_bytes(&[0xff, 0xfe]), PayloadColumn::Blob(b) if b == [0xff, 0xfe])
+            matches!(PayloadColumn::of(&[0xff, 0xfe], json), PayloadColumn::Blob(b) if b == [0xff, 0xfe])
         );
-        assert!(
-            matches!(PayloadColumn::from_bytes(b"a\0b"), PayloadColumn::Blob(b) if b == b"a\0b")
-        );
+        assert!(matches!(PayloadColumn::of(b"a\0b", json), PayloadColumn::Blob(b) if b == b"a\0b"));
+        // The MessagePack integer 49 is the byte `1`: a binary format is a
+        // blob even when its bytes are UTF-8.
+        let msgpack = &ContentType::MSGPACK;
+        assert!(matches!(PayloadColumn::of(b"1", msgpack), PayloadColumn::Blob(b) if b == b"1"));
+        let plain = &ContentType::new("text/plain");
+        assert!(matches!(
+            PayloadColumn::of(b"hi", plain),
+            PayloadColumn::Text("hi")
+        ));
     }
 
     #[test]

@@ -7,7 +7,7 @@ macro_rules! select_events {
     ($($rest:literal),*) => {
         concat!(
             "SELECT position, event_id, stream_id, version, event_type, schema_version, \
-             payload, metadata, created_at FROM events ",
+             payload, metadata, created_at, content_type FROM events ",
             $($rest),*
         )
     };
@@ -19,8 +19,9 @@ pub(super) const STREAM_VERSION: &str =
 
 /// Writes one event and returns its position.
 pub(super) const INSERT_EVENT: &str = "INSERT INTO events \
-     (event_id, stream_id, version, event_type, schema_version, payload, metadata, created_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING position";
+     (event_id, stream_id, version, event_type, schema_version, payload, metadata, created_at, \
+      content_type) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING position";
 
 /// `?1` event ids as a JSON array → one of them that is already stored.
 pub(super) const STORED_EVENT_ID: &str =

@@ -1,0 +1,11 @@
+-- The format of each event's payload (docs/adr/019-payload-formats.md):
+-- application/json, application/msgpack, application/protobuf, or a user
+-- format's media type. Reads decode each event with the format it names,
+-- so events of several formats live in one log. Only a JSON content type
+-- (application/json or a +json type) is stored in `payload` (jsonb, readable
+-- with psql); every other format goes to `payload_bytes` (bytea), whatever
+-- its bytes look like.
+--
+-- Rows written before this column existed were JSON, which the default
+-- says. A constant default is kept in the catalog: no row is rewritten.
+ALTER TABLE events ADD COLUMN content_type text NOT NULL DEFAULT 'application/json';
