@@ -15,6 +15,7 @@ pub mod domain;
 pub mod figure;
 pub mod hot;
 pub mod load;
+pub mod outbox;
 pub mod measure;
 pub mod peer;
 pub mod projections;

@@ -90,6 +90,18 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("outbox") {
+        let outbox = mink_bench::outbox::Settings::parse(std::env::args().skip(2))
+            .map(mink_bench::outbox::run);
+        if let Err(e) = match outbox {
+            Ok(run) => run.await,
+            Err(e) => Err(e),
+        } {
+            eprintln!("mink-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let result = match parse_args() {
         Ok(args) => run(args).await,
         Err(e) => Err(e),
