@@ -10,7 +10,7 @@ mod schema;
 mod stream;
 mod templates;
 
-use mink_runtime::{Position, RecordedEvent};
+use mink_runtime::{ContentType, MessagePackSerializer, Position, RecordedEvent, Serializer};
 use serde_json::{Value, json};
 
 use crate::Application;
@@ -110,8 +110,23 @@ pub(crate) fn parse_position(text: &str) -> CliResult<Position> {
     }
 }
 
-/// An event as JSON: the envelope, the metadata, and the payload as JSON
-/// when it is JSON (else as text, else as hex).
+/// The payload as a JSON value, when its format can say it as one: JSON
+/// itself, or MessagePack decoded (a MessagePack value JSON cannot hold,
+/// such as raw bytes, is not). Other binary formats (Protocol Buffers needs
+/// the message's type) are not.
+fn payload_value(event: &RecordedEvent) -> Option<Value> {
+    if event.content_type == ContentType::MSGPACK {
+        return MessagePackSerializer.deserialize(&event.payload).ok();
+    }
+    if event.content_type.is_json() || event.content_type.is_text() {
+        return serde_json::from_slice(&event.payload).ok();
+    }
+    None
+}
+
+/// An event as JSON: the envelope, the metadata, the content type, and the
+/// payload as JSON when its format says it as JSON (JSON, MessagePack), else
+/// as text when it is text, else as hex.
 pub(crate) fn event_json(event: &RecordedEvent) -> Value {
     let mut value = json!({
         "position": event.position.to_string(),
@@ -122,12 +137,14 @@ pub(crate) fn event_json(event: &RecordedEvent) -> Value {
         "event_id": event.event_id.to_string(),
         "timestamp": event.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "metadata": serde_json::to_value(&event.metadata).unwrap_or(Value::Null),
+        "content_type": event.content_type.as_str(),
     });
-    let payload = match serde_json::from_slice::<Value>(&event.payload) {
-        Ok(json) => ("payload", json),
-        Err(_) => match std::str::from_utf8(&event.payload) {
-            Ok(text) => ("payload_text", Value::String(text.to_owned())),
-            Err(_) => ("payload_hex", Value::String(hex(&event.payload))),
+    let text = event.content_type.is_text() || event.content_type.is_json();
+    let payload = match payload_value(event) {
+        Some(json) => ("payload", json),
+        None => match std::str::from_utf8(&event.payload) {
+            Ok(s) if text => ("payload_text", Value::String(s.to_owned())),
+            _ => ("payload_hex", Value::String(hex(&event.payload))),
         },
     };
     value[payload.0] = payload.1;
@@ -136,9 +153,11 @@ pub(crate) fn event_json(event: &RecordedEvent) -> Value {
 
 /// An event on one line for people.
 pub(crate) fn event_line(out: &Output, event: &RecordedEvent) -> String {
-    let payload = match serde_json::from_slice::<Value>(&event.payload) {
-        Ok(json) => json.to_string(),
-        Err(_) => format!("<{} bytes>", event.payload.len()),
+    let payload = match payload_value(event) {
+        Some(json) if event.content_type.is_json() => json.to_string(),
+        // Decoded from a binary format: say which.
+        Some(json) => format!("{} {json}", event.content_type),
+        None => format!("<{} bytes of {}>", event.payload.len(), event.content_type),
     };
     let payload = if payload.chars().count() > 120 {
         let cut: String = payload.chars().take(117).collect();
@@ -187,5 +206,46 @@ mod tests {
         );
         assert!(parse_position("x").is_err());
         assert!(parse_position("1/").is_err());
+    }
+
+    #[test]
+    fn payloads_print_by_their_content_type() {
+        let recorded = |payload: Vec<u8>, content_type: &'static str| {
+            let new = mink_runtime::NewEvent::new("E", payload).with_content_type(content_type);
+            RecordedEvent::recorded(new, "s-1", 1, Position::sequential(1), chrono::Utc::now())
+        };
+        let out = Output::new(false, true);
+        let msgpack = MessagePackSerializer
+            .serialize(&json!({"sku": "tea", "qty": 2}))
+            .unwrap();
+        let cases = [
+            (
+                recorded(br#"{"a":1}"#.to_vec(), "application/json"),
+                ("payload", json!({"a": 1})),
+                r#"{"a":1}"#.to_owned(),
+            ),
+            (
+                recorded(msgpack, "application/msgpack"),
+                ("payload", json!({"qty": 2, "sku": "tea"})),
+                r#"application/msgpack {"qty":2,"sku":"tea"}"#.to_owned(),
+            ),
+            (
+                // Protobuf bytes that happen to be the JSON text ` 1`.
+                recorded(b" 1".to_vec(), "application/protobuf"),
+                ("payload_hex", json!("2031")),
+                "<2 bytes of application/protobuf>".to_owned(),
+            ),
+            (
+                recorded(b"hello".to_vec(), "text/plain"),
+                ("payload_text", json!("hello")),
+                "<5 bytes of text/plain>".to_owned(),
+            ),
+        ];
+        for (event, (key, value), line) in cases {
+            let printed = event_json(&event);
+            assert_eq!(printed[key], value, "{}", event.content_type);
+            assert_eq!(printed["content_type"], event.content_type.as_str());
+            assert!(event_line(&out, &event).ends_with(&line), "{line}");
+        }
     }
 }
