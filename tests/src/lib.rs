@@ -2,6 +2,7 @@
 
 pub mod conformance;
 pub mod proto;
+pub mod saga_domain;
 
 /// Says plainly that a test is skipped, and why.
 ///

@@ -32,6 +32,7 @@ pub struct MinkBuilder<S: Serializer = JsonSerializer> {
     projections: Projections,
     outbox: Option<crate::outbox::Outbox>,
     cache: Option<Arc<AggregateCache>>,
+    pub(super) sagas: super::sagas::SagaParts<S>,
 }
 
 /// The projection part of a [`MinkBuilder`].
@@ -74,6 +75,7 @@ impl MinkBuilder {
             projections: Projections::default(),
             outbox: None,
             cache: Some(Arc::new(AggregateCache::default())),
+            sagas: super::sagas::SagaParts::default(),
         }
     }
 }
@@ -101,6 +103,7 @@ impl<S: Serializer> MinkBuilder<S> {
             projections: self.projections,
             outbox: self.outbox,
             cache: self.cache,
+            sagas: self.sagas.carry(),
         }
     }
 
@@ -194,6 +197,7 @@ impl<S: Serializer> MinkBuilder<S> {
         <L::Service as Service<CommandEnvelope>>::Error: Into<CommandError>,
         <L::Service as Service<CommandEnvelope>>::Future: Send + 'static,
     {
+        self.sagas.note_layer::<L>();
         self.layers.push(Box::new(move |inner| {
             BusService::new(layer.layer(inner).map_err(Into::into))
         }));
@@ -225,20 +229,26 @@ impl<S: Serializer> MinkBuilder<S> {
         }
         let (store, engine) = self.projections.assemble(store)?;
         let (store, outbox) = super::outbox::attach(self.outbox, store)?;
+        let runtime = Arc::new(Runtime {
+            store,
+            serializer: self.serializer,
+            registry,
+            work: self.work,
+            cache: self.cache,
+        });
+        let instance = self.projections.instance.clone();
+        let sagas = self
+            .sagas
+            .assemble(&runtime.store, &runtime, &bus, instance)?;
         if self.projections.start {
             engine.start();
         }
         Ok(Mink {
-            runtime: Arc::new(Runtime {
-                store,
-                serializer: self.serializer,
-                registry,
-                work: self.work,
-                cache: self.cache,
-            }),
+            runtime,
             bus,
             projections: engine,
             outbox,
+            sagas,
         })
     }
 }

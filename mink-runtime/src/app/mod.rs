@@ -9,6 +9,7 @@ mod builder;
 mod execution;
 mod outbox;
 mod registry;
+mod sagas;
 
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ use execution::Runtime;
 pub struct Mink<S: Serializer = JsonSerializer> {
     runtime: Arc<Runtime<S>>,
     bus: BusService,
+    sagas: crate::saga::Sagas,
     projections: ProjectionEngine,
     outbox: Option<crate::outbox::RelayHandle>,
 }
@@ -54,6 +56,7 @@ impl<S: Serializer> Clone for Mink<S> {
         Mink {
             runtime: Arc::clone(&self.runtime),
             bus: self.bus.clone(),
+            sagas: self.sagas.clone(),
             projections: self.projections.clone(),
             outbox: self.outbox.clone(),
         }
@@ -112,6 +115,7 @@ impl<S: Serializer> Mink<S> {
     /// Stops the projection engine gracefully (see
     /// [`ProjectionEngine::stop`]), and the outbox relay if it runs one.
     pub async fn shutdown(&self) {
+        self.sagas.stop().await;
         self.projections.stop().await;
         if let Some(relay) = &self.outbox {
             relay.stop().await;

@@ -83,8 +83,7 @@ impl Tables {
 
     fn apply(&mut self, write: &SagaWrite) {
         for upsert in &write.sagas {
-            self.sagas
-                .insert(upsert.record.id, upsert.record.clone());
+            self.sagas.insert(upsert.record.id, upsert.record.clone());
         }
         for a in &mut self.associations {
             if write.release.contains(&a.saga_id) {

@@ -141,10 +141,8 @@ impl Statements {
                  ORDER BY saga_type, key, value"
             )
             .into(),
-            commands: format!(
-                "SELECT {COMMAND_COLUMNS} FROM {c} WHERE saga_id = $1 ORDER BY seq"
-            )
-            .into(),
+            commands: format!("SELECT {COMMAND_COLUMNS} FROM {c} WHERE saga_id = $1 ORDER BY seq")
+                .into(),
             pending: format!(
                 "SELECT {COMMAND_COLUMNS} FROM {c} WHERE saga_type = $1 AND status = 'pending' \
                  ORDER BY saga_id, seq LIMIT $2"

@@ -50,7 +50,10 @@ impl SqliteSagaStore {
     /// writes take them).
     async fn begin_write(
         &self,
-    ) -> Result<(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>)> {
+    ) -> Result<(
+        Transaction<'static, Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    )> {
         let wait = self.store.acquire_timeout;
         let turn = tokio::time::timeout(wait, Arc::clone(&self.store.write_turn).lock_owned())
             .await
@@ -271,14 +274,16 @@ async fn apply(conn: &mut SqliteConnection, write: &SagaWrite) -> Result<()> {
         .map_err(map_error)?;
     }
     for h in &write.history {
-        sqlx::query("INSERT INTO mink_saga_history (saga_id, at, kind, detail) VALUES (?, ?, ?, ?)")
-            .bind(text(h.saga_id))
-            .bind(ms(h.at))
-            .bind(&h.kind)
-            .bind(&h.detail)
-            .execute(&mut *conn)
-            .await
-            .map_err(map_error)?;
+        sqlx::query(
+            "INSERT INTO mink_saga_history (saga_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+        )
+        .bind(text(h.saga_id))
+        .bind(ms(h.at))
+        .bind(&h.kind)
+        .bind(&h.detail)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_error)?;
     }
     Ok(())
 }
@@ -307,11 +312,13 @@ impl SagaStore for SqliteSagaStore {
     }
 
     async fn saga(&self, id: Uuid) -> Result<Option<SagaRecord>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SAGA_COLUMNS} FROM mink_sagas WHERE id = ?")))
-            .bind(text(id))
-            .fetch_optional(&self.store.readers)
-            .await
-            .map_err(map_error)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SAGA_COLUMNS} FROM mink_sagas WHERE id = ?"
+        )))
+        .bind(text(id))
+        .fetch_optional(&self.store.readers)
+        .await
+        .map_err(map_error)?;
         row.as_ref().map(decode_saga).transpose()
     }
 
