@@ -93,6 +93,8 @@ fn saga_impl(view: &SagaBlock<'_>, output: ItemImpl) -> TokenStream {
     let handle_arms = view.handlers.iter().map(|h| handle_arm(ty, h));
     let compensate_arms = view.compensations.iter().map(|c| compensate_arm(ty, c));
     let dispatch_arms = sent_commands(view).into_iter().map(dispatch_arm);
+    let handled_commands = command_checks(view.handlers.iter().map(|h| &h.returns));
+    let compensating_commands = command_checks(view.compensations.iter().map(|c| &c.returns));
     let impl_span = ty.span();
     let saga_trait = quote_spanned!(impl_span=> ::mink::__private::Saga);
     quote! {
@@ -151,6 +153,7 @@ fn saga_impl(view: &SagaBlock<'_>, output: ItemImpl) -> TokenStream {
                     ::std::vec::Vec<::mink::__private::OutgoingCommand>,
                     ::mink::__private::BoxError,
                 > {
+                    #handled_commands
                     #[allow(unused_mut)]
                     let mut __mink_out = ::std::vec::Vec::new();
                     match __mink_event {
@@ -166,6 +169,7 @@ fn saga_impl(view: &SagaBlock<'_>, output: ItemImpl) -> TokenStream {
                     ::core::option::Option<::mink::__private::OutgoingCommand>,
                     ::mink::__private::BoxError,
                 > {
+                    #compensating_commands
                     #(#compensate_arms)*
                     ::core::result::Result::Ok(::core::option::Option::None)
                 }
@@ -326,6 +330,31 @@ fn dispatch_arm(cmd: &Type) -> TokenStream {
                 ::core::result::Result::Err(__mink_failed) => __mink_failed,
             };
         }
+    }
+}
+
+/// `<C as Command>::NAME` of each command type in `returns`, spanned on
+/// the type: the first use of each in a generated method. A type that is
+/// not a command is then reported there with the `Command` trait's advice,
+/// the same diagnostic in every method (so they merge into one), and the
+/// method's other uses of the type add nothing.
+fn command_checks<'a>(returns: impl Iterator<Item = &'a Returns<'a>>) -> TokenStream {
+    let mut types = Vec::new();
+    for r in returns {
+        r.commands.types(&mut types);
+    }
+    let mut seen = HashSet::new();
+    types.retain(|ty| seen.insert(tokens::compact(ty)));
+    if types.is_empty() {
+        return TokenStream::new();
+    }
+    let names = types.iter().map(|ty| {
+        quote_spanned! {ty.span()=>
+            <#ty as ::mink::__private::Command>::NAME
+        }
+    });
+    quote! {
+        let _: &[&str] = &[#(#names),*];
     }
 }
 

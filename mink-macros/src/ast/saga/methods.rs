@@ -75,6 +75,10 @@ pub(super) fn read_methods<'a>(cx: &mut Ctxt, block: &'a ItemImpl) -> Methods<'a
         };
         let markers = keys::method_markers(cx, &method.attrs);
         if markers.misspelt {
+            // Reported already; whatever the method was meant to be, it
+            // does not also count as missing.
+            out.handlers_written = true;
+            out.start_written = true;
             continue;
         }
         let sig = &method.sig;
