@@ -27,7 +27,11 @@ pub async fn single_appends(
 ) -> Result<Stats, String> {
     let versions: Arc<Vec<AtomicU64>> =
         Arc::new((0..shape::STREAMS).map(|_| AtomicU64::new(0)).collect());
-    let prefix: Arc<str> = format!("cart-w1x{writers}").into();
+    // Each run writes streams of its own, so runs on one store (plain,
+    // then coalesced) do not meet.
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, Ordering::Relaxed);
+    let prefix: Arc<str> = format!("cart-w1x{writers}r{run}").into();
     let store = Arc::clone(store);
     let op: Op = Arc::new(move |writer, seq| {
         let (store, versions, prefix) = (

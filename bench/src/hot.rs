@@ -59,7 +59,8 @@ pub async fn hot_stream(
                     }
                     Err(e) if e.is_concurrency_conflict() => {
                         if backoff {
-                            tokio::time::sleep(retry.backoff(conflicts)).await;
+                            let failed = u32::try_from(conflicts).unwrap_or(u32::MAX);
+                            tokio::time::sleep(retry.backoff(failed)).await;
                         }
                         conflicts += 1;
                     }

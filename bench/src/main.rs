@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use mink::Mink;
 use mink::adapters::postgres::sqlx;
+use mink::store::{CoalesceOptions, CoalescingStore};
 use mink_bench::figure::Figure;
 use mink_bench::measure::{Plan, Stats};
 use mink_bench::projections;
@@ -207,6 +208,21 @@ impl Session {
                         stats,
                     ));
                 }
+                // The same appends through coalesced commits: concurrent
+                // appends to different streams share one call and commit.
+                let coalesced: Arc<dyn mink::EventStore> = Arc::new(CoalescingStore::shared(
+                    Arc::clone(&t.store),
+                    CoalesceOptions::default(),
+                ));
+                for writers in shape::SINGLE_WRITERS {
+                    let stats = append::single_appends(&coalesced, plan, writers).await?;
+                    out.push(figure(
+                        "W1",
+                        format!("{}, coalesced", shape::single_case(writers)),
+                        backend.system(),
+                        stats,
+                    ));
+                }
                 Ok(out)
             })
             .await?;
@@ -267,16 +283,20 @@ impl Session {
 
     async fn w3(&mut self) -> Result<(), String> {
         eprintln!("W3: hot stream, load-decide-append with retries");
-        if let Some(t) = &self.postgres {
+        if let Some((app, store)) = self
+            .postgres
+            .as_ref()
+            .map(|t| (t.app.clone(), Arc::clone(&t.store)))
+        {
             // As before the aggregate cache: every attempt replays the
             // stream, and a loser retries at once.
-            let stats = hot::hot_stream(&t.app, &self.args.plan, shape::HOT_WRITERS, false).await?;
+            let stats = hot::hot_stream(&app, &self.args.plan, shape::HOT_WRITERS, false).await?;
             let case = format!("{} writers", shape::HOT_WRITERS);
             self.record(figure("W3", case, Backend::Postgres.system(), stats));
             // With the aggregate cache (a load reads only the events after
             // the cached version) and the retry layer's jittered backoff.
             let cached = Mink::builder()
-                .shared_store(Arc::clone(&t.store))
+                .shared_store(store)
                 .build()
                 .await
                 .map_err(|e| format!("building the cached application: {e}"))?;

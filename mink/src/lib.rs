@@ -86,6 +86,12 @@ pub use mink_runtime::{
     stream_id_for,
 };
 
+/// Aggregates and their event types, the runtime's tracking of versions,
+/// and the aggregate cache.
+pub mod aggregate {
+    pub use mink_runtime::aggregate::*;
+}
+
 /// The command vocabulary: commands, handlers, routing, context,
 /// validation and outcomes.
 pub mod command {

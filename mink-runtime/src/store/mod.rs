@@ -7,6 +7,7 @@
 //! Layer: above [`crate::event`]; below everything that runs commands.
 
 mod changes;
+mod coalesce;
 mod idempotency;
 pub mod instrumented;
 mod limits;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use changes::{LogChanges, LogSignal};
+pub use coalesce::{COALESCED_CALLS_TOTAL, CoalesceOptions, CoalescingStore};
 pub use idempotency::{Claim, IdempotencyStore};
 pub use instrumented::InstrumentedStore;
 pub use limits::Limits;

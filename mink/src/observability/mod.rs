@@ -30,10 +30,14 @@ pub use opentelemetry;
 #[cfg(feature = "otel")]
 pub use tracing_opentelemetry;
 
+use mink_runtime::aggregate::{
+    AGGREGATE_CACHE_ENTRIES, AGGREGATE_CACHE_EVICTIONS_TOTAL, AGGREGATE_CACHE_LOADS_TOTAL,
+};
 use mink_runtime::bus::{COMMAND_DURATION_SECONDS, COMMANDS_TOTAL, IDEMPOTENCY_HITS_TOTAL};
 use mink_runtime::projection::{
     PROJECTION_ERRORS_TOTAL, PROJECTION_EVENTS_TOTAL, PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS,
 };
+use mink_runtime::store::COALESCED_CALLS_TOTAL;
 use mink_runtime::store::instrumented::{
     STORE_BYTES_TOTAL, STORE_CONFLICTS_TOTAL, STORE_EVENTS_TOTAL, STORE_OPERATION_DURATION_SECONDS,
     STORE_OPERATIONS_TOTAL,
@@ -138,5 +142,29 @@ pub const METRICS: &[MetricDescription] = &[
         kind: MetricKind::Gauge,
         labels: &["projection"],
         help: "Age of the oldest event a projection has not applied, in seconds.",
+    },
+    MetricDescription {
+        name: AGGREGATE_CACHE_LOADS_TOTAL,
+        kind: MetricKind::Counter,
+        labels: &["category", "outcome"],
+        help: "Aggregate loads by whether they started from a cached state (hit, miss, expired).",
+    },
+    MetricDescription {
+        name: AGGREGATE_CACHE_EVICTIONS_TOTAL,
+        kind: MetricKind::Counter,
+        labels: &[],
+        help: "Cached aggregate states dropped to stay within the cache's capacity.",
+    },
+    MetricDescription {
+        name: AGGREGATE_CACHE_ENTRIES,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "Aggregate states held by the aggregate cache.",
+    },
+    MetricDescription {
+        name: COALESCED_CALLS_TOTAL,
+        kind: MetricKind::Counter,
+        labels: &["appends", "outcome"],
+        help: "Calls a coalescing store made, by how many appends each merged and whether it was split.",
     },
 ];

@@ -3,6 +3,7 @@
 mod aggregate_cache;
 mod bad_rows;
 mod bus;
+mod coalesced;
 mod conformance_memory;
 mod conformance_sqlite;
 mod dispatch;
