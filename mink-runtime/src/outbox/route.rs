@@ -225,7 +225,7 @@ impl Route {
     /// Whether the route takes `event`.
     pub fn matches(&self, event: &RecordedEvent) -> bool {
         match &self.matcher {
-            Matcher::Types(types) => types.iter().any(|t| *t == event.event_type),
+            Matcher::Types(types) => types.contains(&event.event_type),
             Matcher::Filter(accept) => accept(event),
         }
     }

@@ -57,7 +57,7 @@ impl OutboxWriter {
                     continue;
                 }
                 let built = std::panic::catch_unwind(AssertUnwindSafe(|| route.payload(event)))
-                    .unwrap_or_else(|panic| Err(panic_error(&panic)));
+                    .unwrap_or_else(|panic| Err(panic_error(&*panic)));
                 let message = built.map_err(|source| OutboxError::TransformFailed {
                     route: name.clone(),
                     event_type: event.event_type.clone(),
@@ -101,7 +101,7 @@ impl OutboxWriter {
     }
 }
 
-fn panic_error(panic: &Box<dyn std::any::Any + Send>) -> BoxError {
+fn panic_error(panic: &(dyn std::any::Any + Send)) -> BoxError {
     let text = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

@@ -1,7 +1,7 @@
 //! The outbox of an [`InMemoryStore`](super::InMemoryStore): messages kept
 //! beside its events, published with them when an append commits.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ struct Messages {
     /// Every message by its write order.
     entries: BTreeMap<u64, Entry>,
     /// The pending ones' write order, oldest first.
-    pending: BTreeMap<u64, ()>,
+    pending: BTreeSet<u64>,
     by_id: HashMap<Uuid, u64>,
 }
 
@@ -83,7 +83,7 @@ impl OutboxStore for InMemoryOutboxStore {
                 messages.next_seq += 1;
                 let seq = messages.next_seq;
                 messages.by_id.insert(row.id, seq);
-                messages.pending.insert(seq, ());
+                messages.pending.insert(seq);
                 messages.entries.insert(
                     seq,
                     Entry {
@@ -106,7 +106,7 @@ impl OutboxStore for InMemoryOutboxStore {
         let messages = &mut *guard;
         let mut seen_keys = HashSet::new();
         let mut rows = Vec::new();
-        for seq in messages.pending.keys() {
+        for seq in messages.pending.iter() {
             if rows.len() >= limit {
                 break;
             }
@@ -211,7 +211,7 @@ impl OutboxStore for InMemoryOutboxStore {
         entry.row.attempts = 0;
         entry.next_attempt_at = Instant::now();
         entry.claim = None;
-        messages.pending.insert(seq, ());
+        messages.pending.insert(seq);
         Ok(true)
     }
 

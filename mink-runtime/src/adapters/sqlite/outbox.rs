@@ -41,11 +41,9 @@ macro_rules! columns {
     };
 }
 
-const INSERT: &str = concat!(
-    "INSERT INTO mink_outbox (id, route, publisher, destination, msg_key, event_id, event_type, \
-     stream_id, position_commit, position_event, payload, content_type, headers, \
-     next_attempt_at, created_at) "
-);
+const INSERT: &str = "INSERT INTO mink_outbox (id, route, publisher, destination, msg_key, \
+     event_id, event_type, stream_id, position_commit, position_event, payload, content_type, \
+     headers, next_attempt_at, created_at) ";
 
 /// `?1` token, `?2` ttl in ms, `?3` limit: claims the oldest pending
 /// message of each key that is due and not held by a live claim.

@@ -60,6 +60,15 @@ pub(super) async fn rows_commit_with_their_events_and_not_on_a_conflict(backend:
     assert_eq!(row.content_type, "application/json");
     let body: serde_json::Value = serde_json::from_slice(&row.payload).unwrap();
     assert_eq!(body["n"], 1);
+
+    // Given back untried, it is claimable again at once.
+    let again = outbox.claim(10, Duration::from_secs(60)).await.unwrap();
+    assert!(again.rows.is_empty(), "claimed twice");
+    outbox.release(claim.token, &[row.id]).await.unwrap();
+    let again = outbox.claim(10, Duration::from_secs(60)).await.unwrap();
+    assert_eq!(again.rows.len(), 1);
+    assert_eq!(again.rows[0].id, ids[0]);
+    assert_eq!(again.rows[0].attempts, 0);
 }
 
 pub(super) async fn a_failing_transform_fails_the_append_with_a_typed_error(backend: Backend) {
