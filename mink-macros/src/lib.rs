@@ -141,19 +141,28 @@ pub fn projection(args: TokenStream, input: TokenStream) -> TokenStream {
 /// #[saga(name = "checkout")]
 /// impl Checkout {
 ///     #[saga(start, associate = order_id)]
-///     fn placed(&mut self, event: &OrderPlaced) -> ReserveStock { … }
+///     fn placed(&mut self, event: &OrderPlaced) -> ReserveStock {
+///         self.order_id = event.order_id.clone();
+///         ReserveStock { sku: event.sku.clone(), order_id: event.order_id.clone() }
+///     }
 ///
 ///     #[saga(associate = order_id)]
-///     fn reserved(&mut self, event: &StockReserved, cx: &mut SagaContext) -> Option<RequestPayment> { … }
+///     fn reserved(&mut self, event: &StockReserved, cx: &mut SagaContext) -> Option<RequestPayment> {
+///         self.reserved = true;
+///         cx.associate("payment", format!("pay-{}", event.order_id));
+///         Some(RequestPayment { payment_id: format!("pay-{}", event.order_id) })
+///     }
 ///
 ///     #[saga(associate(key = "payment", with = payment_of))]
-///     fn paid(&mut self, event: &PaymentAccepted, cx: &mut SagaContext) -> Result<Vec<ShipOrder>, CheckoutError> {
+///     fn paid(&mut self, event: &PaymentEvent, cx: &mut SagaContext) -> Result<Vec<ShipOrder>, CheckoutError> {
 ///         cx.complete();
-///         …
+///         Ok(vec![ShipOrder { order_id: self.order_id.clone() }])
 ///     }
 ///
 ///     #[saga(compensate)]
-///     fn release(&self, done: &ReserveStock) -> ReleaseStock { … }
+///     fn release(&self, done: &ReserveStock) -> ReleaseStock {
+///         ReleaseStock { sku: done.sku.clone(), order_id: done.order_id.clone() }
+///     }
 /// }
 /// ```
 ///
