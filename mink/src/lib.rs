@@ -223,6 +223,11 @@ pub struct GuideProjections;
 #[doc = include_str!("../../docs/guide/observability.md")]
 pub struct GuideObservability;
 
+/// The payload formats guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "msgpack", feature = "protobuf"))]
+#[doc = include_str!("../../docs/guide/serializers.md")]
+pub struct GuideSerializers;
+
 /// The outbox guide's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/guide/outbox.md")]

@@ -80,8 +80,9 @@ pub trait Event: Sized + Send + Sync + 'static {
     /// The payload is decoded in the format its content type names, so one
     /// log may hold several: the type's own format
     /// ([`Event::CONTENT_TYPE`]), else `serializer` when the content type is
-    /// its, else JSON or an enabled built-in format (MessagePack with the
-    /// `msgpack` feature). Any other content type is
+    /// its, else JSON for any JSON content type
+    /// ([`ContentType::is_json`]), else MessagePack with the `msgpack`
+    /// feature. Any other content type is
     /// [`Error::UnsupportedContentType`].
     fn from_recorded<S: Serializer>(event: &RecordedEvent, serializer: &S) -> Result<Self> {
         let decoded = match &Self::CONTENT_TYPE {
@@ -121,8 +122,8 @@ pub trait Event: Sized + Send + Sync + 'static {
 }
 
 /// Decodes `event` with the serde format its content type names: the
-/// application's `serializer`, JSON, or MessagePack (feature `msgpack`);
-/// `None` when it names none of them.
+/// application's `serializer`, JSON (any JSON content type), or MessagePack
+/// (feature `msgpack`); `None` when it names none of them.
 fn decode_in_stored_format<E: Event, S: Serializer>(
     event: &RecordedEvent,
     serializer: &S,
@@ -131,7 +132,7 @@ fn decode_in_stored_format<E: Event, S: Serializer>(
     if event.content_type == serializer.content_type() {
         return Some(E::decode(event_type, version, payload, serializer));
     }
-    if event.content_type == ContentType::JSON {
+    if event.content_type.is_json() {
         return Some(E::decode(event_type, version, payload, &JsonSerializer));
     }
     #[cfg(feature = "msgpack")]
