@@ -67,6 +67,9 @@ pub enum Command {
     /// See and control projections, in this process or another.
     #[command(subcommand)]
     Projection(ProjectionCommand),
+    /// See sagas and retry failed ones, in this process or another.
+    #[command(subcommand)]
+    Saga(SagaCommand),
     /// Check the deployment: connectivity, schema, projections, long
     /// transactions, idempotency records, SQLite settings. Exits non-zero
     /// when a check fails.
@@ -316,6 +319,39 @@ pub enum ProjectionCommand {
     /// Events a projection parked.
     #[command(subcommand)]
     DeadLetters(DeadLetterCommand),
+}
+
+/// `mink saga`.
+#[derive(Debug, Subcommand)]
+pub enum SagaCommand {
+    /// Sagas by type and status, most recently changed first.
+    List(SagaListArgs),
+    /// One saga in full: state, associations, commands, deadlines, history.
+    Show {
+        /// The saga's id.
+        id: String,
+    },
+    /// Send a failed saga's failed commands (or compensations) again; for a
+    /// running saga, send its pending commands now.
+    Retry {
+        /// The saga's id.
+        id: String,
+    },
+}
+
+/// `mink saga list`.
+#[derive(Debug, Args)]
+pub struct SagaListArgs {
+    /// Only sagas of this type.
+    #[arg(long = "type", value_name = "NAME")]
+    pub saga_type: Option<String>,
+    /// Only sagas in this status: running, compensating, completed, failed,
+    /// compensated, compensation_failed.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// At most this many (0: all).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
 }
 
 /// `mink projection pause|resume`.

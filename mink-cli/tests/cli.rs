@@ -542,6 +542,8 @@ fn help_golden_files() {
         &["projection", "pause"],
         &["projection", "rebuild"],
         &["projection", "dead-letters"],
+        &["saga"],
+        &["saga", "list"],
         &["diagnose"],
         &["schema"],
         &["schema", "validate"],
@@ -734,4 +736,90 @@ fn init_then_generate_then_cargo_test() {
     ] {
         assert!(out.contains(fixture_test), "{fixture_test} missing:\n{out}");
     }
+}
+
+/// `mink saga list|show|retry` on a failed saga stored in a SQLite file:
+/// the retry stores its failed command as pending again, for the manager
+/// wherever it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saga_list_show_retry() {
+    use mink_runtime::store::{
+        SagaCommandKind, SagaCommandRecord, SagaCommandStatus, SagaRecord, SagaStatus, SagaStore,
+        SagaUpsert, SagaWrite,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let store = SqliteStore::open(dir.path().join("mink.db")).await.unwrap();
+    let now = chrono::Utc::now();
+    let id = uuid::Uuid::now_v7();
+    let message_id = uuid::Uuid::now_v7();
+    store
+        .sagas()
+        .write(&SagaWrite {
+            sagas: vec![SagaUpsert {
+                record: SagaRecord {
+                    id,
+                    saga_type: "checkout".into(),
+                    state: br#"{"order_id":"o-1"}"#.to_vec(),
+                    status: SagaStatus::Failed,
+                    version: 1,
+                    commands_issued: 1,
+                    created_at: now,
+                    updated_at: now,
+                    last_error: Some("`ReserveStock` failed: out of stock".into()),
+                },
+                expected: None,
+            }],
+            commands: vec![SagaCommandRecord {
+                message_id,
+                saga_id: id,
+                saga_type: "checkout".into(),
+                seq: 0,
+                kind: SagaCommandKind::Step,
+                compensates: None,
+                name: "ReserveStock".into(),
+                payload: br#"{"sku":"tea"}"#.to_vec(),
+                aggregate_id: Some("tea".into()),
+                correlation_id: None,
+                causation_id: None,
+                user_id: None,
+                tenant_id: None,
+                status: SagaCommandStatus::Failed,
+                attempts: 1,
+                next_attempt_at: now,
+                last_error: Some("out of stock".into()),
+                result: None,
+                created_at: now,
+            }],
+            ..SagaWrite::default()
+        })
+        .await
+        .unwrap();
+
+    let listed = json(&url, &["saga", "list", "--status", "failed"]);
+    assert_eq!(listed["sagas"][0]["id"], id.to_string());
+    assert_eq!(listed["sagas"][0]["saga_type"], "checkout");
+    let none = json(&url, &["saga", "list", "--type", "other"]);
+    assert_eq!(none["sagas"].as_array().unwrap().len(), 0);
+    let shown = json(&url, &["saga", "show", &id.to_string()]);
+    assert_eq!(shown["status"], "failed");
+    assert_eq!(shown["state"]["order_id"], "o-1");
+    assert_eq!(shown["commands"][0]["status"], "failed");
+    let text = stdout(&run(&url, &["saga", "show", &id.to_string()]));
+    assert!(text.contains("ReserveStock"), "{text}");
+
+    let retried = json(&url, &["saga", "retry", &id.to_string()]);
+    assert_eq!(retried["status"], "running");
+    assert_eq!(retried["pending_commands"], 1);
+    let command = store.sagas().commands(id).await.unwrap().remove(0);
+    assert_eq!(command.status, SagaCommandStatus::Pending);
+    assert_eq!(command.attempts, 0);
+
+    fails(&url, &["saga", "show", "not-an-id"], "is not a saga id");
+    fails(
+        &url,
+        &["saga", "show", &uuid::Uuid::now_v7().to_string()],
+        "no saga has id",
+    );
+    fails(&url, &["saga", "list", "--status", "stuck"], "is not a saga status");
 }

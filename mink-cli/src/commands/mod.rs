@@ -6,6 +6,7 @@ mod generate;
 mod init;
 mod migrate;
 mod projection;
+mod saga;
 mod schema;
 mod stream;
 mod templates;
@@ -80,6 +81,7 @@ pub(crate) async fn dispatch(cli: Cli, app: Application) -> CliResult {
         Command::Stream(command) => stream::run(&ctx, command).await,
         Command::Events(args) => events::run(&ctx, args).await,
         Command::Projection(command) => projection::run(&ctx, command).await,
+        Command::Saga(command) => saga::run(&ctx, command).await,
         Command::Diagnose(args) => diagnose::run(&ctx, args).await,
         Command::Schema(command) => schema::run(&ctx, command).await,
         Command::Completions(args) => {
