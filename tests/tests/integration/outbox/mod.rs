@@ -9,6 +9,7 @@
 
 mod kill;
 mod scenarios;
+mod wake;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
