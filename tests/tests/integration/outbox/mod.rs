@@ -7,6 +7,7 @@
 //! that records what it is given and fails on request; the brokers' own
 //! publishers are tested in `publishers`.
 
+mod configuration;
 mod kill;
 mod scenarios;
 mod wake;
