@@ -233,6 +233,12 @@ pub struct GuideSerializers;
 #[doc = include_str!("../../docs/guide/outbox.md")]
 pub struct GuideOutbox;
 
+/// The outbox publishers guide's examples, compiled as doctests (the
+/// custom publisher's run; the others need their servers).
+#[cfg(all(doctest, feature = "webhook", feature = "nats", feature = "rabbitmq"))]
+#[doc = include_str!("../../docs/guide/publishers.md")]
+pub struct GuidePublishers;
+
 /// Tutorial part 1, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/tutorial/01-events-and-aggregates.md")]

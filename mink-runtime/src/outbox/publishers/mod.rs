@@ -3,9 +3,9 @@
 //!
 //! | publisher | feature | destination | delivered when |
 //! | --- | --- | --- | --- |
-//! | [`WebhookPublisher`](webhook::WebhookPublisher) | `webhook` | a URL (`https://…`) | the server answers 2xx |
-//! | [`NatsPublisher`](nats::NatsPublisher) | `nats` | a JetStream subject | the stream's PubAck arrives |
-//! | [`RabbitMqPublisher`](rabbitmq::RabbitMqPublisher) | `rabbitmq` | `exchange/routing-key` | the broker confirms and did not return it |
+//! | `webhook::WebhookPublisher` | `webhook` | a URL (`https://…`) | the server answers 2xx |
+//! | `nats::NatsPublisher` | `nats` | a JetStream subject | the stream's PubAck arrives |
+//! | `rabbitmq::RabbitMqPublisher` | `rabbitmq` | `exchange/routing-key` | the broker confirms and did not return it |
 //!
 //! Every one of them sends the messages of one key one after another, and
 //! stops sending a key's messages at its first failure in a batch: the
@@ -67,6 +67,8 @@ use std::future::Future;
 use futures::StreamExt;
 use uuid::Uuid;
 
+#[cfg(doc)]
+use super::publisher::Publisher;
 use super::publisher::{OutboxMessage, PublishError};
 
 #[cfg(feature = "nats")]

@@ -133,9 +133,7 @@ impl NatsPublisher {
     /// Connects to `url` (such as `nats://127.0.0.1:4222`) with the
     /// client's defaults, which reconnect for ever.
     pub async fn connect(url: &str) -> Result<Self, NatsError> {
-        let client = async_nats::connect(url)
-            .await
-            .map_err(NatsError::Connect)?;
+        let client = async_nats::connect(url).await.map_err(NatsError::Connect)?;
         Ok(Self::new(client))
     }
 
@@ -213,7 +211,10 @@ impl Publisher for NatsPublisher {
     }
 
     async fn publish(&self, messages: &[OutboxMessage]) -> Vec<Result<(), PublishError>> {
-        publish_in_key_order(messages, self.max_keys_in_flight, |message| self.send(message)).await
+        publish_in_key_order(messages, self.max_keys_in_flight, |message| {
+            self.send(message)
+        })
+        .await
     }
 }
 

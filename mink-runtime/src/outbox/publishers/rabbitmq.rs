@@ -292,9 +292,11 @@ impl RabbitMqPublisher {
     }
 
     async fn send(&self, channel: &Channel, message: &OutboxMessage) -> Result<(), PublishError> {
-        let (exchange, routing_key) = split_destination(&message.destination)
+        let (exchange, routing_key) =
+            split_destination(&message.destination).map_err(PublishError::permanent)?;
+        let properties = self
+            .properties_for(message)
             .map_err(PublishError::permanent)?;
-        let properties = self.properties_for(message).map_err(PublishError::permanent)?;
         let short = |s: &str| {
             ShortString::try_new(s).map_err(|_| {
                 PublishError::permanent(RabbitMqError::InvalidDestination {

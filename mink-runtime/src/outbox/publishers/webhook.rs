@@ -162,7 +162,10 @@ impl WebhookPublisher {
 
     fn headers_for(&self, message: &OutboxMessage) -> Result<HeaderMap, WebhookError> {
         let mut headers = self.headers.clone();
-        headers.insert(CONTENT_TYPE, header_value("Content-Type", &message.content_type)?);
+        headers.insert(
+            CONTENT_TYPE,
+            header_value("Content-Type", &message.content_type)?,
+        );
         headers.insert(
             HeaderName::from_static("idempotency-key"),
             header_value("Idempotency-Key", &message.id.to_string())?,
@@ -197,7 +200,10 @@ impl Publisher for WebhookPublisher {
     }
 
     async fn publish(&self, messages: &[OutboxMessage]) -> Vec<Result<(), PublishError>> {
-        publish_in_key_order(messages, self.max_keys_in_flight, |message| self.send(message)).await
+        publish_in_key_order(messages, self.max_keys_in_flight, |message| {
+            self.send(message)
+        })
+        .await
     }
 }
 

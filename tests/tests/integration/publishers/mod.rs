@@ -3,5 +3,6 @@
 
 mod nats;
 mod rabbitmq;
+mod relay;
 mod support;
 mod webhook;

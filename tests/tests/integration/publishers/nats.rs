@@ -13,7 +13,7 @@ use mink::outbox::{OutboxMessage, Publisher};
 use super::support::{Outcome, assert_per_key_order, batch, error_of, message, outcomes, unique};
 
 /// The server's URL, or `None` after saying the test is skipped.
-fn nats_url(test: &str) -> Option<String> {
+pub(super) fn nats_url(test: &str) -> Option<String> {
     let url = std::env::var("MINK_TEST_NATS_URL").ok();
     if url.is_none() {
         mink_tests::skip(&format!("{test} (MINK_TEST_NATS_URL not set)"));
@@ -22,16 +22,15 @@ fn nats_url(test: &str) -> Option<String> {
 }
 
 /// A memory stream of its own with a two-minute duplicate window, capturing
-/// `<prefix>.>`; deleted when dropped is not possible in async, so each test
-/// deletes it at the end.
-struct TestStream {
+/// `<prefix>.>`; each test deletes its stream at the end.
+pub(super) struct TestStream {
     jetstream: jetstream::Context,
     name: String,
-    subject: String,
+    pub(super) subject: String,
 }
 
 impl TestStream {
-    async fn create(client: &async_nats::Client) -> TestStream {
+    pub(super) async fn create(client: &async_nats::Client) -> TestStream {
         let jetstream = jetstream::new(client.clone());
         let id = unique();
         let name = format!("mink_publishers_{id}");
@@ -53,7 +52,7 @@ impl TestStream {
         }
     }
 
-    async fn stored(&self) -> u64 {
+    pub(super) async fn stored(&self) -> u64 {
         let mut stream = self.jetstream.get_stream(&self.name).await.unwrap();
         stream.info().await.unwrap().state.messages
     }
@@ -61,6 +60,19 @@ impl TestStream {
     /// Everything in the stream, read by a consumer: (message id, key,
     /// seq), in stream order.
     async fn consume(&self) -> Vec<(String, String, u64)> {
+        self.consume_raw()
+            .await
+            .into_iter()
+            .map(|(id, key, payload)| {
+                let seq = String::from_utf8_lossy(&payload).parse().unwrap();
+                (id, key, seq)
+            })
+            .collect()
+    }
+
+    /// Everything in the stream, read by a consumer: (message id, key,
+    /// payload), in stream order.
+    pub(super) async fn consume_raw(&self) -> Vec<(String, String, Vec<u8>)> {
         let stream = self.jetstream.get_stream(&self.name).await.unwrap();
         let consumer: consumer::PullConsumer = stream
             .create_consumer(consumer::pull::Config {
@@ -86,8 +98,11 @@ impl TestStream {
                 let message = message.unwrap();
                 let headers = message.headers.as_ref().unwrap();
                 let header = |name: &str| headers.get(name).unwrap().as_str().to_owned();
-                let seq = String::from_utf8_lossy(&message.payload).parse().unwrap();
-                seen.push((header("Nats-Msg-Id"), header("Mink-Key"), seq));
+                seen.push((
+                    header("Nats-Msg-Id"),
+                    header("Mink-Key"),
+                    message.payload.to_vec(),
+                ));
             }
             if seen.len() == before {
                 empty_fetches += 1;
@@ -96,7 +111,7 @@ impl TestStream {
         seen
     }
 
-    async fn delete(self) {
+    pub(super) async fn delete(self) {
         let _ = self.jetstream.delete_stream(&self.name).await;
     }
 }
@@ -114,8 +129,14 @@ async fn a_batch_is_delivered_on_its_acks_and_a_second_send_is_stored_once() {
     let first = publisher.publish(&messages).await;
     let second = publisher.publish(&messages).await;
 
-    assert!(outcomes(&first).iter().all(|o| *o == Outcome::Delivered), "{first:?}");
-    assert!(outcomes(&second).iter().all(|o| *o == Outcome::Delivered), "{second:?}");
+    assert!(
+        outcomes(&first).iter().all(|o| *o == Outcome::Delivered),
+        "{first:?}"
+    );
+    assert!(
+        outcomes(&second).iter().all(|o| *o == Outcome::Delivered),
+        "{second:?}"
+    );
     assert_eq!(stream.stored().await, messages.len() as u64);
     let seen = stream.consume().await;
     let ids: Vec<String> = seen.iter().map(|(id, _, _)| id.clone()).collect();
@@ -166,10 +187,16 @@ async fn each_message_gets_its_own_result() {
         "{no_stream:?}"
     );
     let held = error_of(&results[3]).downcast_ref::<HeldBack>().unwrap();
-    assert_eq!(held.earlier, messages[1].id, "b's second waits for its first");
+    assert_eq!(
+        held.earlier, messages[1].id,
+        "b's second waits for its first"
+    );
     for invalid in &results[4..] {
         let error = error_of(invalid).downcast_ref::<NatsError>();
-        assert!(matches!(error, Some(NatsError::InvalidSubject { .. })), "{error:?}");
+        assert!(
+            matches!(error, Some(NatsError::InvalidSubject { .. })),
+            "{error:?}"
+        );
     }
     assert_eq!(stream.stored().await, 2);
     stream.delete().await;

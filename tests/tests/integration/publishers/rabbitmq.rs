@@ -171,7 +171,10 @@ async fn confirmed_messages_reach_the_bound_queue_with_their_id_in_key_order() {
 
     let results = publisher.publish(&messages).await;
 
-    assert!(outcomes(&results).iter().all(|o| *o == Outcome::Delivered), "{results:?}");
+    assert!(
+        outcomes(&results).iter().all(|o| *o == Outcome::Delivered),
+        "{results:?}"
+    );
     assert_eq!(topology.waiting().await as usize, messages.len());
     let seen = topology.consume(messages.len()).await;
     let mut ids: Vec<&str> = seen.iter().map(|(id, _, _)| id.as_str()).collect();

@@ -81,7 +81,9 @@ pub fn assert_per_key_order<'a>(arrivals: impl IntoIterator<Item = (&'a str, u64
 }
 
 /// The error inside a failed result, for downcasting.
-pub fn error_of(result: &Result<(), PublishError>) -> &(dyn std::error::Error + Send + Sync + 'static) {
+pub fn error_of(
+    result: &Result<(), PublishError>,
+) -> &(dyn std::error::Error + Send + Sync + 'static) {
     match result {
         Ok(()) => panic!("expected a failure, got a delivery"),
         Err(PublishError::Retry(e) | PublishError::Permanent(e)) => e.as_ref(),

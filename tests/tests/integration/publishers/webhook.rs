@@ -198,7 +198,14 @@ async fn a_2xx_is_delivered_with_the_idempotency_key_and_metadata_headers() {
 async fn a_4xx_is_permanent_and_a_5xx_or_429_is_retried() {
     let server = Server::start().await;
     let publisher = WebhookPublisher::new().unwrap();
-    let cases = [(404, Outcome::Permanent), (422, Outcome::Permanent), (503, Outcome::Retry), (500, Outcome::Retry), (429, Outcome::Retry), (408, Outcome::Retry)];
+    let cases = [
+        (404, Outcome::Permanent),
+        (422, Outcome::Permanent),
+        (503, Outcome::Retry),
+        (500, Outcome::Retry),
+        (429, Outcome::Retry),
+        (408, Outcome::Retry),
+    ];
     // One key each, so no failure holds another case back.
     let messages: Vec<_> = cases
         .iter()
@@ -212,7 +219,9 @@ async fn a_4xx_is_permanent_and_a_5xx_or_429_is_retried() {
 
     let expected: Vec<_> = cases.iter().map(|(_, outcome)| *outcome).collect();
     assert_eq!(outcomes(&results), expected);
-    let error = error_of(&results[0]).downcast_ref::<WebhookError>().unwrap();
+    let error = error_of(&results[0])
+        .downcast_ref::<WebhookError>()
+        .unwrap();
     assert!(
         matches!(error, WebhookError::Status { status: 404, body, .. } if body == "answer 404"),
         "{error:?}"
@@ -243,11 +252,20 @@ async fn a_timeout_or_a_refused_connection_is_retried() {
         [Outcome::Retry, Outcome::Retry, Outcome::Permanent]
     );
     let timeout = error_of(&results[0]).downcast_ref::<WebhookError>();
-    assert!(matches!(timeout, Some(WebhookError::Timeout { .. })), "{timeout:?}");
+    assert!(
+        matches!(timeout, Some(WebhookError::Timeout { .. })),
+        "{timeout:?}"
+    );
     let refused = error_of(&results[1]).downcast_ref::<WebhookError>();
-    assert!(matches!(refused, Some(WebhookError::Transport { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Some(WebhookError::Transport { .. })),
+        "{refused:?}"
+    );
     let invalid = error_of(&results[2]).downcast_ref::<WebhookError>();
-    assert!(matches!(invalid, Some(WebhookError::InvalidUrl { .. })), "{invalid:?}");
+    assert!(
+        matches!(invalid, Some(WebhookError::InvalidUrl { .. })),
+        "{invalid:?}"
+    );
 }
 
 #[tokio::test]
