@@ -3,6 +3,12 @@
 //! the events), an async projection counts units sold per SKU (committed
 //! with its checkpoint), and the example queries both.
 //!
+//! Then two orders are placed and checked out by the `checkout` saga
+//! (stock reserved, payment requested, shipped; the stock released when the
+//! payment is declined), and the outbox publishes every order event: to
+//! NATS JetStream when `NATS_URL` is set, else to a webhook the example
+//! serves itself.
+//!
 //! ```text
 //! cargo run -p mink-examples --bin order-flow
 //! ```
@@ -408,9 +414,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = InstrumentedStore::new(store, backend);
     let summaries = ReadModelRepository::<OrderSummary>::open_shared(read_models.clone()).await?;
     let sales = ReadModelRepository::<SkuSales>::open_shared(read_models).await?;
+    let (delivery, outbox) = delivery::Delivery::start().await?;
+    println!("{}", delivery.describe());
     let builder = Mink::builder()
         .store(store)
         .instance_id("order-flow")
+        .saga::<checkout::Checkout>()
+        .outbox(outbox)
         .projection(OrderSummaries {
             repo: summaries.clone(),
         })
@@ -428,6 +438,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     run(&app, &summaries).await?;
     report(&app, &summaries, &sales).await?;
+    check_out(&app, &delivery).await?;
     scrape(&metrics);
     if let Some(secs) = std::env::var("METRICS_HOLD_SECS")
         .ok()
@@ -437,6 +448,105 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::time::sleep(Duration::from_secs(secs)).await;
     }
     app.shutdown().await;
+    Ok(())
+}
+
+/// Places two orders and follows their checkouts to the end: one paid and
+/// shipped, one declined (over the card limit) with its stock released;
+/// then what the outbox delivered for the first.
+async fn check_out(
+    app: &Mink,
+    delivery: &delivery::Delivery,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use checkout::{CARD_LIMIT_CENTS, PlaceOrder};
+    use mink::store::{SagaQuery, SagaStatus};
+
+    let run = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
+    let small = format!("{run}s");
+    let large = format!("{run}l");
+    for (id, sku, qty, price_cents) in [
+        (&small, "kettle", 1, 4_500),
+        (&large, "sofa", 1, CARD_LIMIT_CENTS + 39_900),
+    ] {
+        app.dispatch(CreateOrder {
+            order_id: id.clone(),
+            customer_id: "customer-3".into(),
+        })
+        .await?;
+        app.dispatch(AddItem {
+            order_id: id.clone(),
+            sku: sku.into(),
+            qty,
+            price_cents,
+        })
+        .await?;
+        app.dispatch(PlaceOrder {
+            order_id: id.clone(),
+        })
+        .await?;
+        println!("placed    {id}: {qty} x {sku} at {price_cents} cents");
+    }
+
+    // The saga manager works in the background: wait for both to end.
+    let ended = |s: SagaStatus| !matches!(s, SagaStatus::Running | SagaStatus::Compensating);
+    let started = tokio::time::Instant::now();
+    let sagas = loop {
+        let all = app
+            .sagas()
+            .list(&SagaQuery {
+                saga_type: Some("checkout".into()),
+                ..SagaQuery::default()
+            })
+            .await?;
+        let ours: Vec<_> = all
+            .into_iter()
+            .filter_map(|record| {
+                let state: checkout::Checkout = serde_json::from_slice(&record.state).ok()?;
+                [&small, &large]
+                    .contains(&&state.order_id)
+                    .then_some((state, record))
+            })
+            .collect();
+        if ours.len() == 2 && ours.iter().all(|(_, r)| ended(r.status)) {
+            break ours;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(format!("the checkouts did not end in 30 s: {ours:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for (state, record) in &sagas {
+        println!(
+            "checkout  {}: {} after {} command(s){}",
+            state.order_id,
+            record.status,
+            record.commands_issued,
+            record
+                .last_error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+    }
+    let shipped = app.load_aggregate::<Order>(&small).await?;
+    println!("order {small} shipped by the saga: {}", shipped.shipped);
+    let sofa = checkout::reserved_units(app.store().as_ref(), "sofa").await?;
+    println!("sofa units still reserved after the declined payment: {sofa}");
+
+    // The outbox relay delivers in the background too.
+    let stream = Order::stream_id(&small);
+    if let Some(mut received) = delivery.received_for(&stream) {
+        let started = tokio::time::Instant::now();
+        let shipped = |r: &[delivery::Received]| r.iter().any(|r| r.event_type == "OrderShipped");
+        while !shipped(&received) && started.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            received = delivery.received_for(&stream).unwrap_or_default();
+        }
+        println!("webhook received for {stream}, in order:");
+        for r in received {
+            println!("  {:<16} id {}", r.event_type, r.id);
+        }
+    }
     Ok(())
 }
 
@@ -653,6 +763,8 @@ fn version_of(result: &mink::CommandResult) -> u64 {
     result.version.unwrap_or_default()
 }
 
+mod checkout;
+mod delivery;
 mod telemetry;
 
 #[cfg(test)]

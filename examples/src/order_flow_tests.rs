@@ -314,3 +314,148 @@ async fn the_order_flow_runs_on_postgres() {
     };
     order_flow_on(&db).await;
 }
+
+// ------------------------------------------------------------ the checkout
+
+mod checkout_saga {
+    use mink::testing::{EventLog, SagaFixture};
+
+    use crate::checkout::*;
+    use crate::{ShipOrder, SummaryLine};
+
+    fn line(sku: &str, qty: u32, price_cents: u64) -> SummaryLine {
+        SummaryLine {
+            sku: sku.into(),
+            qty,
+            price_cents,
+        }
+    }
+
+    fn started(total_cents: u64) -> CheckoutStarted {
+        CheckoutStarted {
+            order_id: "o1".into(),
+            lines: vec![line("book", 2, 1_250), line("mug", 1, 650)],
+            total_cents,
+        }
+    }
+
+    fn reserved(qty: u32) -> StockEvent {
+        StockEvent::Reserved {
+            order_id: "o1".into(),
+            qty,
+        }
+    }
+
+    #[test]
+    fn a_checkout_reserves_every_line() {
+        SagaFixture::<Checkout>::given_nothing()
+            .when(started(3_150))
+            .then_commands([
+                ReserveStock {
+                    sku: "book".into(),
+                    order_id: "o1".into(),
+                    qty: 2,
+                },
+                ReserveStock {
+                    sku: "mug".into(),
+                    order_id: "o1".into(),
+                    qty: 1,
+                },
+            ])
+            .then_not_completed();
+    }
+
+    #[test]
+    fn payment_is_requested_once_every_line_is_reserved() {
+        let log = EventLog::new().append("checkout-o1", started(3_150));
+        SagaFixture::<Checkout>::given(log.clone())
+            .when(reserved(2))
+            .then_no_commands();
+        let log = log.append("stock-book", reserved(2));
+        SagaFixture::<Checkout>::given(log)
+            .when(reserved(1))
+            .then_commands(RequestPayment {
+                payment_id: "pay-o1".into(),
+                order_id: "o1".into(),
+                amount_cents: 3_150,
+            })
+            .then_state(|s| assert_eq!(s.reserved, 2));
+    }
+
+    #[test]
+    fn a_captured_payment_ships_the_order_and_ends_the_checkout() {
+        let log = EventLog::new()
+            .append("checkout-o1", started(3_150))
+            .append("stock-book", reserved(2))
+            .append("stock-mug", reserved(1));
+        SagaFixture::<Checkout>::given(log)
+            .when(PaymentEvent::Captured {
+                order_id: "o1".into(),
+                amount_cents: 3_150,
+            })
+            .then_commands(ShipOrder {
+                order_id: "o1".into(),
+                tracking: "TRACK-o1".into(),
+            })
+            .then_completed();
+    }
+
+    #[test]
+    fn a_reservation_is_undone_by_releasing_it() {
+        SagaFixture::<Checkout>::given(EventLog::new().append("checkout-o1", started(3_150)))
+            .compensate(ReserveStock {
+                sku: "book".into(),
+                order_id: "o1".into(),
+                qty: 2,
+            })
+            .then_command(ReleaseStock {
+                sku: "book".into(),
+                order_id: "o1".into(),
+                qty: 2,
+            });
+    }
+}
+
+/// The checkout end to end on SQLite: the saga manager and the outbox
+/// relay run in the background; a paid order ships, a declined one gets
+/// its stock back, and the webhook receives the order's events in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkouts_end_shipped_or_compensated_and_the_outbox_delivers() {
+    let db = TestDatabase::sqlite();
+    let (delivery, outbox) = delivery::Delivery::start().await.unwrap();
+    assert!(
+        matches!(delivery, delivery::Delivery::Webhook { .. }) || std::env::var("NATS_URL").is_ok()
+    );
+    let app = Mink::builder()
+        .store(db.store().await.unwrap())
+        .saga::<checkout::Checkout>()
+        .outbox(outbox)
+        .build()
+        .await
+        .unwrap();
+    check_out(&app, &delivery).await.unwrap();
+    let done = app
+        .sagas()
+        .list(&mink::store::SagaQuery::default())
+        .await
+        .unwrap();
+    let mut statuses: Vec<String> = done.iter().map(|r| r.status.to_string()).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["compensated", "completed"]);
+    assert_eq!(
+        checkout::reserved_units(app.store().as_ref(), "sofa")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        checkout::reserved_units(app.store().as_ref(), "kettle")
+            .await
+            .unwrap(),
+        1
+    );
+    if let Some(received) = delivery.received_for(&Order::stream_id("o1")) {
+        assert!(received.is_empty(), "no order o1 here");
+    }
+    app.shutdown().await;
+}
