@@ -13,7 +13,7 @@ use tower::{Layer, ServiceExt};
 use super::Mink;
 use super::builder::MinkBuilder;
 use super::execution::Runtime;
-use crate::bus::{BusService, CommandEnvelope, IdempotencyLayer, KeyStrategy};
+use crate::bus::{BusService, CommandEnvelope, IdempotencyLayer, InFlight, KeyStrategy};
 use crate::command::{Command, CommandError, CommandRoute, Context, DispatchError};
 use crate::error::{Error, Result};
 use crate::event::Serializer;
@@ -119,6 +119,8 @@ impl<S: Serializer> SagaParts<S> {
             BusService::new(
                 IdempotencyLayer::shared(saga_store.idempotency())
                     .strategy(KeyStrategy::Explicit)
+                    .in_flight(InFlight::Reject)
+                    .lease(self.options.idempotency_lease)
                     .layer(bus.clone()),
             )
         };

@@ -20,6 +20,7 @@ use super::declaration::{Saga, SagaCommandError, SagaExecutor};
 use super::handling::{
     Batch, context_of, history, outgoing, panic_message, plan_failure, settle, state_of,
 };
+use crate::command::{CommandError, DispatchError};
 use crate::error::{Error, Result};
 use crate::event::{EventMetadata, JsonSerializer, Position, RecordedEvent, Serializer};
 use crate::store::{
@@ -47,6 +48,12 @@ pub struct SagaOptions {
     pub backoff_initial: Duration,
     /// The longest such pause (default 30 s).
     pub backoff_max: Duration,
+    /// How long a send's claim of its idempotency key holds off a re-send
+    /// of the same command (default 30 s), in the idempotency layer the
+    /// application puts in front of its sagas' commands: after a crash in
+    /// the middle of a command, its re-send waits this long. A re-send that
+    /// finds the key claimed is retried without counting an attempt.
+    pub idempotency_lease: Duration,
 }
 
 impl Default for SagaOptions {
@@ -58,6 +65,7 @@ impl Default for SagaOptions {
             max_attempts: 5,
             backoff_initial: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
+            idempotency_lease: Duration::from_secs(30),
         }
     }
 }
@@ -609,7 +617,21 @@ impl<G: Saga, S: Serializer, X: SagaExecutor> Inner<G, S, X> {
             .catch_unwind()
             .await;
         let now = self.clock.now();
-        let attempts = command.attempts.saturating_add(1);
+        // Another send of this command holds its idempotency key (a
+        // manager that died in its middle): not an attempt of this one.
+        let claimed_elsewhere = matches!(
+            &outcome,
+            Ok(Err(SagaCommandError::Transient { source, .. }))
+                if matches!(
+                    source.downcast_ref::<CommandError>(),
+                    Some(DispatchError::InProgress { .. })
+                )
+        );
+        let attempts = if claimed_elsewhere {
+            command.attempts
+        } else {
+            command.attempts.saturating_add(1)
+        };
         let what = match command.kind {
             SagaCommandKind::Step => "command",
             SagaCommandKind::Compensation => "compensation",
@@ -635,9 +657,9 @@ impl<G: Saga, S: Serializer, X: SagaExecutor> Inner<G, S, X> {
                 None
             }
             Ok(Err(SagaCommandError::Transient { source, .. }))
-                if attempts < self.options.max_attempts =>
+                if claimed_elsewhere || attempts < self.options.max_attempts =>
             {
-                let pause = chrono::Duration::from_std(self.options.backoff(attempts))
+                let pause = chrono::Duration::from_std(self.options.backoff(attempts.max(1)))
                     .unwrap_or(chrono::Duration::MAX);
                 write.command_updates.push(SagaCommandUpdate {
                     message_id: command.message_id,
