@@ -1,54 +1,19 @@
 //! `Saga::dispatch`: stored commands decoded by name and sent through a
-//! real application. The executor here stands in for the application's
-//! own `SagaExecutor` impl: it dispatches through `Mink::dispatch_with`
-//! and classifies failures as the saga manager expects.
+//! real application (`Mink` is the saga layer's `SagaExecutor`), which
+//! classifies failures as the saga manager expects.
 
-use mink::command::{CommandRoute, Context};
+use mink::command::Context;
 use mink::prelude::*;
-use mink::saga::{
-    OutgoingCommand, Saga, SagaCommandError, SagaDispatchFuture, SagaExecutor, StoredCommandError,
-};
-use mink::{Command, DispatchError};
+use mink::saga::{OutgoingCommand, Saga, SagaCommandError, StoredCommandError};
 
 use super::domain::*;
 
-/// Sends through a `Mink` application.
-struct AppExecutor(Mink);
-
-impl SagaExecutor for AppExecutor {
-    fn send<C>(&self, command: C, context: Context) -> SagaDispatchFuture
-    where
-        C: Command,
-        C::Aggregate: CommandRoute<C>,
-    {
-        let app = self.0.clone();
-        Box::pin(async move {
-            app.dispatch_with(command, context)
-                .await
-                .map_err(|e| match e {
-                    DispatchError::Rejected(_) | DispatchError::Invalid(_) => {
-                        SagaCommandError::Permanent {
-                            command: C::NAME.to_owned(),
-                            source: Box::new(e),
-                        }
-                    }
-                    other => SagaCommandError::Transient {
-                        command: C::NAME.to_owned(),
-                        source: Box::new(other),
-                    },
-                })
-        })
-    }
-}
-
-async fn app() -> AppExecutor {
-    AppExecutor(
-        Mink::builder()
-            .store(InMemoryStore::new())
-            .build()
-            .await
-            .expect("app"),
-    )
+async fn app() -> Mink {
+    Mink::builder()
+        .store(InMemoryStore::new())
+        .build()
+        .await
+        .expect("app")
 }
 
 #[tokio::test]
@@ -88,14 +53,12 @@ async fn every_command_a_saga_returns_reaches_its_handler_through_the_executor()
         assert_eq!(done.command, command.name);
     }
     let stock = executor
-        .0
         .load_aggregate::<Stock>("dispatch-lamp")
         .await
         .unwrap();
     assert_eq!(stock.state().reserved, 3);
     assert_eq!(stock.state().releases, 1);
     let payment = executor
-        .0
         .load_aggregate::<Payment>("dispatch-p1")
         .await
         .unwrap();
@@ -123,7 +86,6 @@ async fn the_context_travels_with_the_command() {
         .await
         .unwrap();
     let events = executor
-        .0
         .store()
         .read_stream_forward("saga_macro_stock-dispatch-desk", 1, 10)
         .await
@@ -179,7 +141,7 @@ async fn an_unknown_name_or_an_undecodable_payload_fails_permanently_with_a_type
 }
 
 #[tokio::test]
-async fn a_rejected_command_comes_back_as_the_executor_classifies_it() {
+async fn a_rejected_command_fails_permanently() {
     let executor = app().await;
     let nothing = OutgoingCommand::new(&ReserveStock {
         sku: "dispatch-chair".into(),
