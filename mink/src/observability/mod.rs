@@ -34,6 +34,10 @@ use mink_runtime::aggregate::{
     AGGREGATE_CACHE_ENTRIES, AGGREGATE_CACHE_EVICTIONS_TOTAL, AGGREGATE_CACHE_LOADS_TOTAL,
 };
 use mink_runtime::bus::{COMMAND_DURATION_SECONDS, COMMANDS_TOTAL, IDEMPOTENCY_HITS_TOTAL};
+use mink_runtime::outbox::{
+    OUTBOX_DEAD_LETTERED_TOTAL, OUTBOX_DELIVERED_TOTAL, OUTBOX_FAILED_TOTAL, OUTBOX_PENDING,
+    OUTBOX_RELAY_LATENCY_SECONDS,
+};
 use mink_runtime::projection::{
     PROJECTION_ERRORS_TOTAL, PROJECTION_EVENTS_TOTAL, PROJECTION_LAG_EVENTS, PROJECTION_LAG_SECONDS,
 };
@@ -142,6 +146,36 @@ pub const METRICS: &[MetricDescription] = &[
         kind: MetricKind::Gauge,
         labels: &["projection"],
         help: "Age of the oldest event a projection has not applied, in seconds.",
+    },
+    MetricDescription {
+        name: OUTBOX_DELIVERED_TOTAL,
+        kind: MetricKind::Counter,
+        labels: &["publisher", "route"],
+        help: "Outbox messages their destination acknowledged.",
+    },
+    MetricDescription {
+        name: OUTBOX_FAILED_TOTAL,
+        kind: MetricKind::Counter,
+        labels: &["publisher", "route", "kind"],
+        help: "Failed outbox delivery attempts, by kind (retry or permanent).",
+    },
+    MetricDescription {
+        name: OUTBOX_DEAD_LETTERED_TOTAL,
+        kind: MetricKind::Counter,
+        labels: &["publisher", "route"],
+        help: "Outbox messages moved to the dead letters.",
+    },
+    MetricDescription {
+        name: OUTBOX_PENDING,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "Outbox messages waiting to be delivered.",
+    },
+    MetricDescription {
+        name: OUTBOX_RELAY_LATENCY_SECONDS,
+        kind: MetricKind::Histogram,
+        labels: &["publisher"],
+        help: "Seconds from a message's event to its delivery.",
     },
     MetricDescription {
         name: AGGREGATE_CACHE_LOADS_TOTAL,

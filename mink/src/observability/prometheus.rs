@@ -10,7 +10,8 @@
 //!   [`PrometheusHandle`]: serve `handle.render()` from your own axum or
 //!   hyper route, and call `handle.run_upkeep()` every few seconds.
 //!
-//! Either way, histograms (`*_duration_seconds`) get the buckets
+//! Either way, histograms (`*_duration_seconds` and
+//! `mink_outbox_relay_latency_seconds`) get the buckets
 //! [`DURATION_BUCKETS`], and each of mink's metrics gets its `# HELP` line
 //! from [`METRICS`].
 //!
@@ -83,6 +84,12 @@ pub fn builder() -> PrometheusBuilder {
             Matcher::Suffix("_duration_seconds".to_owned()),
             DURATION_BUCKETS,
         )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(mink_runtime::outbox::OUTBOX_RELAY_LATENCY_SECONDS.to_owned()),
+                DURATION_BUCKETS,
+            )
+        })
         .unwrap_or_else(|_| PrometheusBuilder::new())
 }
 

@@ -112,4 +112,7 @@ impl<S: EventStore, G: Send + Sync + 'static> EventStore for KeepAlive<S, G> {
     fn saga_store(&self) -> Option<std::sync::Arc<dyn mink::store::SagaStore>> {
         self.store.saga_store()
     }
+    fn outbox_store(&self) -> Option<std::sync::Arc<dyn mink::store::OutboxStore>> {
+        self.store.outbox_store()
+    }
 }

@@ -182,4 +182,8 @@ impl<S: EventStore> EventStore for RaceGate<S> {
     fn saga_store(&self) -> Option<Arc<dyn mink::store::SagaStore>> {
         self.inner.saga_store()
     }
+
+    fn outbox_store(&self) -> Option<Arc<dyn mink::store::OutboxStore>> {
+        self.inner.outbox_store()
+    }
 }
