@@ -161,3 +161,51 @@ fn command_errors_keep_the_item() {
     );
     insta::assert_snapshot!(expansion(out));
 }
+
+#[test]
+fn event_protobuf_enum_and_struct() {
+    let enum_out = expand::event::expand(
+        quote!(protobuf),
+        quote! {
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum ShopEvent {
+                #[event(name = "OrderPlaced")]
+                Placed(pb::OrderPlaced),
+                #[event(version = 2)]
+                Shipped(pb::OrderShipped),
+                Closed,
+            }
+        },
+    );
+    let struct_out = expand::event::expand(
+        quote!(protobuf, name = "ParcelWeighed"),
+        quote! {
+            #[derive(Clone, PartialEq, ::prost::Message)]
+            pub struct Weighed {
+                #[prost(double, tag = "1")]
+                pub kilograms: f64,
+            }
+        },
+    );
+    insta::assert_snapshot!(format!(
+        "{}\n{}",
+        expansion(enum_out),
+        expansion(struct_out)
+    ));
+}
+
+#[test]
+fn event_protobuf_errors_are_reported_together() {
+    let out = expand::event::expand(
+        quote!(protobuf, protobuf),
+        quote! {
+            pub enum ShopEvent {
+                Placed { order_id: String },
+                Pair(pb::A, pb::B),
+                #[event(protobuf)]
+                Shipped(pb::OrderShipped),
+            }
+        },
+    );
+    insta::assert_snapshot!(expansion(out));
+}
