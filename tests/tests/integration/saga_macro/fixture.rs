@@ -72,7 +72,7 @@ fn given_events_build_the_state_and_associations() {
 
     // The association added by `reserved` finds the saga for the payment.
     SagaFixture::<Checkout>::given(placed("f2", 500))
-        .and(EventLog::new().append("saga_macro_stock-book", reserved("f2")))
+        .and(EventLog::new().append("saga_macro_warehouse-book", reserved("f2")))
         .when(accepted("f2"))
         .then_command_names(["saga_macro.ShipOrder"])
         .then_state(|s| assert!(s.is_settled()))
@@ -82,7 +82,7 @@ fn given_events_build_the_state_and_associations() {
 #[test]
 fn tuples_compare_commands_of_different_types_in_order() {
     let fixture = SagaFixture::<Checkout>::given(placed("f3", 500))
-        .and(EventLog::new().append("saga_macro_stock-book", reserved("f3")));
+        .and(EventLog::new().append("saga_macro_warehouse-book", reserved("f3")));
     assert_eq!(fixture.state().payment_id.as_deref(), Some("pay-f3"));
     fixture.when(OrderCancelled("f3".into())).then_commands((
         ReleaseStock {
@@ -107,7 +107,7 @@ fn a_free_order_completes_without_a_command() {
 #[test]
 fn a_failing_handler_is_asserted_on_its_error() {
     SagaFixture::<Checkout>::given(placed("f5", 500))
-        .and(EventLog::new().append("saga_macro_stock-book", reserved("f5")))
+        .and(EventLog::new().append("saga_macro_warehouse-book", reserved("f5")))
         .when(PaymentEvent::Declined {
             payment_id: "pay-f5".into(),
             reason: "card expired".into(),
@@ -228,7 +228,7 @@ fn an_event_that_would_not_reach_the_saga_is_refused() {
     // After completion.
     let message = panic_message(|| {
         SagaFixture::<Checkout>::given(placed("f9", 0))
-            .and(EventLog::new().append("saga_macro_stock-book", reserved("f9")))
+            .and(EventLog::new().append("saga_macro_warehouse-book", reserved("f9")))
             .when(OrderCancelled("f9".into()));
     });
     assert!(
@@ -238,7 +238,7 @@ fn an_event_that_would_not_reach_the_saga_is_refused() {
     // A given event that fails.
     let message = panic_message(|| {
         SagaFixture::<Checkout>::given(placed("f9", 500).append(
-            "saga_macro_payment-pay-f9",
+            "saga_macro_psp-pay-f9",
             PaymentEvent::Declined {
                 payment_id: "pay-f9".into(),
                 reason: "no".into(),

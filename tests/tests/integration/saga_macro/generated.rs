@@ -77,7 +77,7 @@ fn routing_takes_the_association_from_a_field_and_marks_starting_events() {
     assert_eq!(format!("{:?}", routed.event), "placed(OrderPlaced)");
 
     let reserved = recorded(EventLog::new().append(
-        "saga_macro_stock-book",
+        "saga_macro_warehouse-book",
         StockReserved {
             order_id: "o1".into(),
         },
@@ -101,7 +101,7 @@ fn routing_takes_the_association_from_a_function_or_a_tuple_field() {
             reason: "card expired".into(),
         },
     ] {
-        let event = recorded(EventLog::new().append("saga_macro_payment-p7", event));
+        let event = recorded(EventLog::new().append("saga_macro_psp-p7", event));
         let routed = Checkout::route(&event, &mink::JsonSerializer)
             .unwrap()
             .expect("both variants are routed");
@@ -138,7 +138,7 @@ fn an_event_no_handler_takes_is_not_routed() {
     );
     // A type this saga does not take, though another saga does.
     let reserved = recorded(EventLog::new().append(
-        "saga_macro_stock-book",
+        "saga_macro_warehouse-book",
         StockReserved {
             order_id: "o1".into(),
         },
@@ -187,7 +187,7 @@ fn handlers_change_the_state_and_return_their_commands_serialized_with_names() {
     // `Option<C>`, with the context: an association added.
     let mut cx = context();
     let reserved = recorded(EventLog::new().append(
-        "saga_macro_stock-book",
+        "saga_macro_warehouse-book",
         StockReserved {
             order_id: "o1".into(),
         },
@@ -208,17 +208,14 @@ fn handlers_change_the_state_and_return_their_commands_serialized_with_names() {
     // `Result<Vec<C>, E>`, with the envelope; `cx.complete()`.
     let mut cx = context();
     let accepted = recorded(EventLog::new().append(
-        "saga_macro_payment-pay-o1",
+        "saga_macro_psp-pay-o1",
         PaymentEvent::Accepted {
             payment_id: "pay-o1".into(),
         },
     ));
     let sent = step(&mut state, &accepted, &mut cx).unwrap();
     assert!(state.paid);
-    assert_eq!(
-        state.last_stream.as_deref(),
-        Some("saga_macro_payment-pay-o1")
-    );
+    assert_eq!(state.last_stream.as_deref(), Some("saga_macro_psp-pay-o1"));
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].name, "saga_macro.ShipOrder");
     assert_eq!(sent[0].aggregate_id.as_deref(), Some("o1"));
@@ -231,7 +228,7 @@ fn an_option_of_nothing_and_a_unit_handler_send_nothing() {
     step(&mut state, &placed("free", 0), &mut context()).unwrap();
     let mut cx = context();
     let reserved = recorded(EventLog::new().append(
-        "saga_macro_stock-book",
+        "saga_macro_warehouse-book",
         StockReserved {
             order_id: "free".into(),
         },
@@ -276,7 +273,7 @@ fn a_tuple_sends_each_of_its_commands_in_order() {
 fn a_handler_error_becomes_the_box_error_of_handle() {
     let mut state = Checkout::for_order("o5");
     let declined = recorded(EventLog::new().append(
-        "saga_macro_payment-pay-o5",
+        "saga_macro_psp-pay-o5",
         PaymentEvent::Declined {
             payment_id: "pay-o5".into(),
             reason: "card expired".into(),

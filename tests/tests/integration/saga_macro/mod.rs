@@ -5,3 +5,4 @@ mod domain;
 mod fixture;
 mod generated;
 mod hygiene;
+mod manager;
