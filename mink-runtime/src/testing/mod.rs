@@ -31,10 +31,10 @@
 //! projection, the history itself), **then** expectations on what came of
 //! it (events, an error, state, read-model rows). The history types
 //! ([`EventLog`], plain event lists) and the differ do not depend on the
-//! fixture that uses them, so a fixture for sagas fits the same mould when
-//! sagas land: given the events it saw, when one more event arrives, then
-//! the commands it sends (compared through the same differ, as JSON) and
-//! the state it keeps.
+//! fixture that uses them, so the saga fixture fits the same mould: given
+//! the events it saw, when one more event arrives, then the commands it
+//! sends (compared through the same differ, as JSON), the state it keeps
+//! and whether it completed.
 //!
 //! Layer: on top of everything; nothing else in the runtime imports it.
 
