@@ -164,3 +164,61 @@ fn the_macro_goes_on_inherent_impl_blocks_only() {
         );
     }
 }
+
+#[test]
+fn return_types_are_read_into_the_commands_they_send() {
+    use crate::ast::saga::Returns;
+    use crate::ctxt::Ctxt;
+    use crate::tokens;
+
+    // (written return type, fallible, command types, at most one)
+    let table: [(TokenStream, bool, &[&str], bool); 10] = [
+        (quote!(), false, &[], false),
+        (quote!(-> ()), false, &[], false),
+        (quote!(-> ReserveStock), false, &["ReserveStock"], true),
+        (
+            quote!(-> crate::cmds::Ship),
+            false,
+            &["crate::cmds::Ship"],
+            true,
+        ),
+        (quote!(-> Option<Pay>), false, &["Pay"], true),
+        (quote!(-> Vec<Ship>), false, &["Ship"], false),
+        (
+            quote!(-> (Release, Option<Refund>)),
+            false,
+            &["Release", "Refund"],
+            false,
+        ),
+        (
+            quote!(-> Result<Vec<Ship>, CheckoutError>),
+            true,
+            &["Ship"],
+            false,
+        ),
+        (quote!(-> anyhow::Result<Option<Pay>>), true, &["Pay"], true),
+        (quote!(-> Result<(), CheckoutError>), true, &[], false),
+    ];
+    for (written, fallible, types, at_most_one) in table {
+        let output: syn::ReturnType = syn::parse2(written.clone()).expect("a return type");
+        let mut cx = Ctxt::new();
+        let returns = Returns::read(&mut cx, &output).expect("readable");
+        assert!(cx.is_ok(), "{written}");
+        let mut found = Vec::new();
+        returns.commands.types(&mut found);
+        let found: Vec<String> = found.iter().map(|t| tokens::compact(t)).collect();
+        assert_eq!(found, types, "{written}");
+        assert_eq!(returns.fallible, fallible, "{written}");
+        assert_eq!(returns.at_most_one(), at_most_one, "{written}");
+    }
+    for written in [quote!(-> impl Iterator<Item = Ship>), quote!(-> _)] {
+        let output: syn::ReturnType = syn::parse2(written.clone()).expect("a return type");
+        let mut cx = Ctxt::new();
+        assert!(Returns::read(&mut cx, &output).is_none(), "{written}");
+        let errors = cx.into_compile_errors().to_string();
+        assert!(
+            errors.contains("a saga method returns the commands it sends"),
+            "{errors}"
+        );
+    }
+}
