@@ -45,8 +45,14 @@ async fn migrating_twice_is_a_no_op() {
             "_sqlx_migrations",
             "events",
             "idempotency",
+            "outbox",
             "projection_dead_letters",
-            "projections"
+            "projections",
+            "saga_associations",
+            "saga_commands",
+            "saga_deadlines",
+            "saga_history",
+            "sagas"
         ]
     );
     let applied: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
