@@ -206,7 +206,7 @@ fn return_types_are_read_into_the_commands_they_send() {
         assert!(cx.is_ok(), "{written}");
         let mut found = Vec::new();
         returns.commands.types(&mut found);
-        let found: Vec<String> = found.iter().map(|t| tokens::compact(t)).collect();
+        let found: Vec<String> = found.iter().map(tokens::compact).collect();
         assert_eq!(found, types, "{written}");
         assert_eq!(returns.fallible, fallible, "{written}");
         assert_eq!(returns.at_most_one(), at_most_one, "{written}");
