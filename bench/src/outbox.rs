@@ -9,6 +9,9 @@
 //!     [--messages N] [--keys K] [--relays R] [--batch B] [--publisher null]
 //! ```
 //!
+//! `--publisher nats|rabbitmq|webhook` sends through the brokers'
+//! publishers instead (`crate::publishers`).
+//!
 //! The publisher is pluggable: [`publisher_named`] maps a name to a
 //! [`Publisher`]; `null` acknowledges every message at once, so the figure
 //! is the relay's own cost (claims and marks on the store). A broker's
@@ -45,7 +48,7 @@ pub struct Settings {
 }
 
 const USAGE: &str = "usage: mink-bench outbox [--stores memory,sqlite,postgres] [--messages N] \
-[--keys K] [--relays R] [--batch B] [--publisher null]";
+[--keys K] [--relays R] [--batch B] [--publisher null|nats|rabbitmq|webhook]";
 
 impl Settings {
     /// Reads the settings from the arguments after `outbox`.
@@ -256,7 +259,11 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     println!("| --- | --- | ---: | ---: | ---: | ---: |");
     for backend in settings.backends.clone() {
         let target = Target::open(backend, &settings.url).await?;
-        let (publisher, check) = publisher_named(&settings.publisher)?;
+        let (publisher, check) =
+            match crate::publishers::broker_publisher(&settings.publisher).await? {
+                Some(broker) => broker,
+                None => publisher_named(&settings.publisher)?,
+            };
         let mut figure = relay_throughput(
             backend.system(),
             Arc::clone(&target.store),
