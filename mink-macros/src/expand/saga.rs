@@ -103,7 +103,7 @@ fn saga_impl(view: &SagaBlock<'_>, output: ItemImpl) -> TokenStream {
         const _: () = {
             /// The events this saga's handlers take, one variant per
             /// handler.
-            #[allow(non_camel_case_types, private_interfaces)]
+            #[allow(non_camel_case_types, private_interfaces, missing_docs, unreachable_pub)]
             pub enum __MinkSagaEvent {
                 #(#variants,)*
             }
