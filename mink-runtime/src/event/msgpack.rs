@@ -47,7 +47,11 @@ impl Serializer for MessagePackSerializer {
     }
 
     fn serialize<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, BoxError> {
-        Ok(rmp_serde::to_vec_named(value)?)
+        // Room for a typical event up front, as `serde_json::to_vec` does:
+        // MessagePack writes in many small pieces.
+        let mut bytes = Vec::with_capacity(128);
+        value.serialize(&mut rmp_serde::Serializer::new(&mut bytes).with_struct_map())?;
+        Ok(bytes)
     }
 
     fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, BoxError> {
