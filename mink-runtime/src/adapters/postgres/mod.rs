@@ -14,12 +14,14 @@
 //!   (`docs/adr/004-global-ordering.md`). The price: a long transaction
 //!   anywhere in the database holds readers of the log back until it ends.
 //!   Stream reads are not held back.
-//! - **Payloads** that are one JSON value are stored as `jsonb`, readable
-//!   with `psql`; what is read back is the same JSON value re-serialized
-//!   compactly (PostgreSQL drops insignificant whitespace and reorders object
-//!   keys), which JSON serializers (the default) read back unchanged. Any
-//!   other payload is stored in `payload_bytes` (`bytea`) and read back byte
-//!   for byte (`docs/adr/009-payload-storage.md`).
+//! - **Payloads** of a JSON content type that are one JSON value are stored
+//!   as `jsonb`, readable with `psql`; what is read back is the same JSON
+//!   value re-serialized compactly (PostgreSQL drops insignificant whitespace
+//!   and reorders object keys), which JSON serializers (the default) read
+//!   back unchanged. Any other payload (MessagePack, protobuf, whatever its
+//!   bytes) is stored in `payload_bytes` (`bytea`) and read back byte for
+//!   byte; each event's content type is kept in `content_type`
+//!   (`docs/adr/009-payload-storage.md`, `docs/adr/019-payload-formats.md`).
 //! - **Idempotency records** live in `<schema>.idempotency`, from
 //!   [`PostgresStore::idempotency`], by the database's clock.
 //! - **Units of work** ([`EventStore::append_with`]) run in the append's own
