@@ -16,8 +16,9 @@
 //! headers of [`message_headers`], the route's headers and the publisher's
 //! own fixed headers (an `Authorization`, say).
 //!
-//! The response body is not read beyond the first bytes of an error
-//! answer, kept in the error for the dead letters.
+//! The first 512 bytes of an error answer's body are kept in the error, for
+//! the dead letters; a 2xx answer's body is read (up to 64 KiB) and dropped,
+//! so that the connection is reused.
 //!
 //! TLS is rustls with the `ring` provider: when the process has no default
 //! rustls provider yet, building a publisher installs ring's.
@@ -51,6 +52,10 @@ use crate::outbox::publisher::{OutboxMessage, PublishError, Publisher};
 
 /// How many bytes of an error answer's body are kept in the error.
 const ERROR_BODY_LIMIT: usize = 512;
+
+/// How much of a 2xx answer's body is read (and dropped) to keep the
+/// connection for the next request; a longer body closes it instead.
+const SUCCESS_BODY_LIMIT: usize = 64 * 1024;
 
 /// Why a webhook delivery failed.
 #[derive(Debug, thiserror::Error)]
@@ -145,9 +150,13 @@ impl WebhookPublisher {
         };
         let status = response.status();
         if status.is_success() {
+            // Read a short answer to its end, so the connection goes back to
+            // the pool instead of being closed.
+            let _ = read_body(response, SUCCESS_BODY_LIMIT).await;
             return Ok(());
         }
-        let body = error_body(response).await;
+        let body = read_body(response, ERROR_BODY_LIMIT).await;
+        let body = String::from_utf8_lossy(&body).into_owned();
         let error = WebhookError::Status {
             url: message.destination.clone(),
             status: status.as_u16(),
@@ -292,16 +301,17 @@ fn is_permanent(status: StatusCode) -> bool {
     (status.is_client_error() && !come_back_later) || status.is_redirection()
 }
 
-async fn error_body(mut response: reqwest::Response) -> String {
+/// The answer's body, up to `limit` bytes.
+async fn read_body(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
     let mut body = Vec::new();
-    while body.len() < ERROR_BODY_LIMIT {
+    while body.len() < limit {
         match response.chunk().await {
             Ok(Some(chunk)) => body.extend_from_slice(&chunk),
             _ => break,
         }
     }
-    body.truncate(ERROR_BODY_LIMIT);
-    String::from_utf8_lossy(&body).into_owned()
+    body.truncate(limit);
+    body
 }
 
 #[cfg(test)]
