@@ -185,3 +185,45 @@ async fn macros_expanded_among_shadowed_names_dispatch_and_fold() {
     assert_eq!(gauge.last, 42);
     assert_eq!(shadowed::corrected_last(&gauge), 40);
 }
+
+/// A prost message, outside the shadowing module: only mink's expansion is
+/// under test.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Calibrated {
+    #[prost(uint64, tag = "1")]
+    pub offset: u64,
+}
+
+mod shadowed_protobuf {
+    #![allow(dead_code, reason = "the shadowing items exist only to be in the way")]
+
+    use mink::event;
+
+    pub struct Result;
+    pub struct Ok;
+    pub struct Option;
+    pub struct Some;
+    pub struct None;
+    pub struct Vec;
+
+    #[event(protobuf)]
+    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    pub enum ProtoGaugeEvent {
+        #[event(name = "hygiene.ProtoCalibrated")]
+        Calibrated(super::Calibrated),
+        #[event(name = "hygiene.ProtoReset")]
+        Reset,
+    }
+}
+
+#[test]
+fn protobuf_events_expand_with_full_paths() {
+    use mink::{Event, JsonSerializer};
+    use shadowed_protobuf::ProtoGaugeEvent;
+
+    let event = ProtoGaugeEvent::Calibrated(Calibrated { offset: 7 });
+    let bytes = event.encode(&JsonSerializer).expect("encodes");
+    let back = ProtoGaugeEvent::decode("hygiene.ProtoCalibrated", 1, &bytes, &JsonSerializer)
+        .expect("decodes");
+    assert_eq!(back, Some(event));
+}
