@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mink::prelude::*;
 use mink::{Event, JsonSerializer, MessagePackSerializer, RecordedEvent, Serializer};
-use mink_bench::domain::{CartEvent, cart_event};
+use mink_bench::domain::cart_event;
 use mink_bench::shape::line_item;
 
 /// The benchmark event's fields as a Protocol Buffers message.
