@@ -233,6 +233,11 @@ pub struct GuideSerializers;
 #[doc = include_str!("../../docs/guide/outbox.md")]
 pub struct GuideOutbox;
 
+/// The sagas guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide/sagas.md")]
+pub struct GuideSagas;
+
 /// The outbox publishers guide's examples, compiled as doctests (the
 /// custom publisher's run; the others need their servers).
 #[cfg(all(doctest, feature = "webhook", feature = "nats", feature = "rabbitmq"))]
