@@ -828,5 +828,9 @@ async fn saga_list_show_retry() {
         &["saga", "show", &uuid::Uuid::now_v7().to_string()],
         "no saga has id",
     );
-    fails(&url, &["saga", "list", "--status", "stuck"], "is not a saga status");
+    fails(
+        &url,
+        &["saga", "list", "--status", "stuck"],
+        "is not a saga status",
+    );
 }

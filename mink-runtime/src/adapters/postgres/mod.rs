@@ -87,8 +87,8 @@ pub use idempotency::PostgresIdempotencyStore;
 pub use outbox::PostgresOutboxStore;
 pub use projections::PostgresProjectionStore;
 pub use read_model::PostgresReadModels;
-pub use sagas::PostgresSagaStore;
 pub use restore::{ClusterIdentity, LogRepair};
+pub use sagas::PostgresSagaStore;
 pub use transaction::PostgresTransaction;
 
 /// The sqlx this store is built with, so callers can use [`PostgresStore::pool`]

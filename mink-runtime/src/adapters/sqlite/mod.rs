@@ -55,8 +55,8 @@ use uuid::Uuid;
 pub use idempotency::SqliteIdempotencyStore;
 pub use outbox::SqliteOutboxStore;
 pub use projections::SqliteProjectionStore;
-pub use sagas::SqliteSagaStore;
 pub use read_model::SqliteReadModels;
+pub use sagas::SqliteSagaStore;
 pub use transaction::SqliteTransaction;
 
 use options::Location;
@@ -541,13 +541,13 @@ impl EventStore for SqliteStore {
         Some(Arc::new(self.projections()))
     }
 
-    fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {
-        Some(Arc::new(SqliteOutboxStore::new(self.clone())))
-    }
     fn saga_store(&self) -> Option<Arc<dyn crate::store::SagaStore>> {
         Some(Arc::new(self.sagas()))
     }
 
+    fn outbox_store(&self) -> Option<Arc<dyn crate::store::OutboxStore>> {
+        Some(Arc::new(SqliteOutboxStore::new(self.clone())))
+    }
 }
 
 #[cfg(test)]
