@@ -206,3 +206,68 @@ on_every_store!(
     compensation_runs_in_reverse_and_survives_a_failure,
     operators_list_show_and_retry,
 );
+
+/// Saga types are typed with the serializer: one added before
+/// `.serializer(…)` fails `build()`, naming it.
+#[tokio::test]
+async fn a_saga_added_before_the_serializer_fails_the_build() {
+    let error = Mink::builder()
+        .store(InMemoryStore::new())
+        .registered_projections(false)
+        .saga::<Checkout>()
+        .serializer(mink::MessagePackSerializer)
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, mink::Error::Configuration(m) if m.contains("sagas.checkout")),
+        "{error}"
+    );
+}
+
+/// An application whose bus has its own idempotency layer: the sagas use
+/// it rather than a second one (two layers would wait on each other's
+/// claim of one key), and their commands still run once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_layer_of_the_application_serves_its_sagas() {
+    let store = InMemoryStore::new();
+    let t = Target {
+        store: Arc::new(store.clone()),
+        _keep: Box::new(()),
+    };
+    let app = Mink::builder()
+        .shared_store(Arc::clone(&t.store))
+        .registered_projections(false)
+        .layer(mink::bus::IdempotencyLayer::new(store.idempotency()))
+        .saga::<Checkout>()
+        .saga_options(quick_options())
+        .build()
+        .await
+        .unwrap();
+    t.append(
+        "order-i1",
+        "sagas.OrderPlaced",
+        &mink_tests::saga_domain::OrderPlaced {
+            order_id: "i1".into(),
+            steps: vec!["one".into(), "two".into()],
+            timeout_secs: None,
+        },
+    )
+    .await;
+    eventually("the ledger of i1", || {
+        let t = &t;
+        async move { t.ledger("i1").await.len() >= 2 }
+    })
+    .await;
+    let saga = sagas_of(&app, "sagas.checkout").await.remove(0);
+    eventually("the commands to be sent", || {
+        let app = app.clone();
+        async move {
+            let details = app.sagas().show(saga.id).await.unwrap().unwrap();
+            details.pending_commands().count() == 0
+        }
+    })
+    .await;
+    assert_eq!(t.ledger("i1").await, ["one", "two"]);
+    app.shutdown().await;
+}
