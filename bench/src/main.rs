@@ -296,12 +296,23 @@ impl Session {
             // With the aggregate cache (a load reads only the events after
             // the cached version) and the retry layer's jittered backoff.
             let cached = Mink::builder()
-                .shared_store(store)
+                .shared_store(Arc::clone(&store))
                 .build()
                 .await
                 .map_err(|e| format!("building the cached application: {e}"))?;
             let stats = hot::hot_stream(&cached, &self.args.plan, shape::HOT_WRITERS, true).await?;
             let case = format!("{} writers, cache + backoff", shape::HOT_WRITERS);
+            self.record(figure("W3", case, Backend::Postgres.system(), stats));
+            // And with the aggregate's commands queued in this instance:
+            // they take turns instead of racing.
+            let queued = Mink::builder()
+                .shared_store(Arc::clone(&store))
+                .queue_commands_per_aggregate(256)
+                .build()
+                .await
+                .map_err(|e| format!("building the queued application: {e}"))?;
+            let stats = hot::hot_stream(&queued, &self.args.plan, shape::HOT_WRITERS, true).await?;
+            let case = format!("{} writers, cache + queue", shape::HOT_WRITERS);
             self.record(figure("W3", case, Backend::Postgres.system(), stats));
         }
         Ok(())

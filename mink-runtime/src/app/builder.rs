@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tower::{Layer, Service, ServiceExt};
 
 use super::Mink;
+use super::execution::AggregateQueue;
 use super::execution::Runtime;
 use super::registry::Registry;
 use crate::aggregate::AggregateCache;
@@ -32,6 +33,7 @@ pub struct MinkBuilder<S: Serializer = JsonSerializer> {
     projections: Projections,
     outbox: Option<crate::outbox::Outbox>,
     cache: Option<Arc<AggregateCache>>,
+    queue: Option<Arc<AggregateQueue>>,
     pub(super) sagas: super::sagas::SagaParts<S>,
 }
 
@@ -75,6 +77,7 @@ impl MinkBuilder {
             projections: Projections::default(),
             outbox: None,
             cache: Some(Arc::new(AggregateCache::default())),
+            queue: None,
             sagas: super::sagas::SagaParts::default(),
         }
     }
@@ -103,6 +106,7 @@ impl<S: Serializer> MinkBuilder<S> {
             projections: self.projections,
             outbox: self.outbox,
             cache: self.cache,
+            queue: self.queue,
             sagas: self.sagas.carry(),
         }
     }
@@ -119,6 +123,19 @@ impl<S: Serializer> MinkBuilder<S> {
     /// stream.
     pub fn no_aggregate_cache(mut self) -> Self {
         self.cache = None;
+        self
+    }
+
+    /// Runs the commands of one aggregate one at a time in this instance
+    /// (off by default): a command waits for the one before it on the same
+    /// aggregate to load, decide and append, instead of racing it and
+    /// losing on a concurrency conflict. With the [`AggregateCache`], the
+    /// next command then reads only the events its predecessor wrote. Other
+    /// instances still race through optimistic concurrency. Aggregates
+    /// share `stripes` locks by the hash of their stream id, so two
+    /// aggregates may sometimes wait for each other; 0 turns it off.
+    pub fn queue_commands_per_aggregate(mut self, stripes: usize) -> Self {
+        self.queue = (stripes > 0).then(|| Arc::new(AggregateQueue::new(stripes)));
         self
     }
 
@@ -235,6 +252,7 @@ impl<S: Serializer> MinkBuilder<S> {
             registry,
             work: self.work,
             cache: self.cache,
+            queue: self.queue,
         });
         let instance = self.projections.instance.clone();
         let sagas = self

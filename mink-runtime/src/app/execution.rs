@@ -32,6 +32,34 @@ pub(super) struct Runtime<S> {
     pub(super) work: Vec<Arc<dyn UnitOfWork>>,
     /// Recently loaded aggregates, when the application keeps them.
     pub(super) cache: Option<Arc<AggregateCache>>,
+    /// Runs one aggregate's commands one at a time, when asked.
+    pub(super) queue: Option<Arc<AggregateQueue>>,
+}
+
+/// Striped locks by stream id: a command holds its aggregate's stripe from
+/// load to append, so commands to one aggregate in this instance take turns
+/// instead of conflicting.
+pub(crate) struct AggregateQueue {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl AggregateQueue {
+    pub(super) fn new(stripes: usize) -> Self {
+        AggregateQueue {
+            stripes: (0..stripes.max(1))
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    /// Waits for the turn of `stream_id`.
+    async fn turn(&self, stream_id: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        stream_id.hash(&mut hasher);
+        let stripe = (hasher.finish() % self.stripes.len() as u64) as usize;
+        self.stripes[stripe].lock().await
+    }
 }
 
 impl<S: Serializer> Runtime<S> {
@@ -190,6 +218,11 @@ impl<S: Serializer> Runtime<S> {
         C: Command,
         C::Aggregate: Handles<C>,
     {
+        let stream_id = <C::Aggregate as Aggregate>::stream_id(&aggregate_id);
+        let _turn = match &self.queue {
+            Some(queue) => Some(queue.turn(&stream_id).await),
+            None => None,
+        };
         let mut aggregate = self.load_or_new::<C::Aggregate>(&aggregate_id).await?;
         let handled = tracing::info_span!(
             "mink.handle",

@@ -180,3 +180,59 @@ async fn postgres_cached_loads_see_later_writes() {
     a_write_elsewhere_is_seen_after_a_cached_load(Arc::clone(&store)).await;
     racing_writers_never_decide_on_a_stale_state(store).await;
 }
+
+/// With `queue_commands_per_aggregate`, racing writers in one instance take
+/// turns: with no retry layer at all, none of them meets a conflict, and
+/// exactly the room's seats are handed out.
+async fn queued_writers_take_turns(store: Arc<dyn EventStore>) {
+    let app = Mink::builder()
+        .shared_store(Arc::clone(&store))
+        .registered_projections(false)
+        .queue_commands_per_aggregate(64)
+        .build()
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for by in 0..2 * SEATS as u64 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.dispatch(TakeSeat {
+                room: "queued".into(),
+                by,
+            })
+            .await
+        }));
+    }
+    let (mut seated, mut full) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => seated += 1,
+            Err(DispatchError::Rejected(RoomError::Full)) => full += 1,
+            Err(other) => panic!("a queued writer failed: {other}"),
+        }
+    }
+    assert_eq!((seated, full), (SEATS, SEATS));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_queued_writers_take_turns() {
+    queued_writers_take_turns(Arc::new(mink::adapters::memory::InMemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_queued_writers_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mink::adapters::sqlite::SqliteStore::open(dir.path().join("queue.db"))
+        .await
+        .unwrap();
+    queued_writers_take_turns(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_queued_writers_take_turns() {
+    let Some(pg) = crate::postgres::support::test_store().await else {
+        mink_tests::skip("per-aggregate queue on PostgreSQL (MINK_TEST_POSTGRES_URL not set)");
+        return;
+    };
+    queued_writers_take_turns(Arc::new(pg.store.clone())).await;
+}
