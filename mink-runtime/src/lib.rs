@@ -70,20 +70,20 @@ pub mod __private {
     pub use serde;
 
     pub use crate::aggregate::EventOf;
+    pub use crate::command::Context;
     pub use crate::command::HandlerRegistration;
     pub use crate::command::{CommandFor, CommandRoute, HandlerOutput, PlainOutput};
     pub use crate::event::EventRegistration;
     pub use crate::projection::ProjectionRegistration;
-    pub use crate::command::Context;
+    pub use crate::read_model::__private as read_model;
     pub use crate::saga::SagaRegistration;
     pub use crate::saga::macro_support::{
-        SagaCompensates, SagaHandlerError, SagaHandles, decode_done_command,
-        decode_saga_command, unknown_saga_command,
+        SagaCompensates, SagaHandlerError, SagaHandles, decode_done_command, decode_saga_command,
+        unknown_saga_command,
     };
     pub use crate::saga::{
         Association, OutgoingCommand, Routed, Saga, SagaContext, SagaDispatchFuture, SagaExecutor,
     };
-    pub use crate::read_model::__private as read_model;
 
     /// Checks, in generated projection code, that a handler's parameter is
     /// an event type.

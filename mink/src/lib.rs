@@ -68,8 +68,8 @@
 //!   application's own binary (`mink::cli`).
 
 pub use mink_macros::ReadModel;
-pub use mink_macros::{Aggregate, command, command_handler, event, projection};
 pub use mink_macros::saga;
+pub use mink_macros::{Aggregate, command, command_handler, event, projection};
 pub use mink_runtime::ContentType;
 #[cfg(feature = "msgpack")]
 pub use mink_runtime::MessagePackSerializer;

@@ -226,13 +226,14 @@ impl<S: Serializer> MinkBuilder<S> {
     ///
     /// Fails with [`Error::DuplicateEventType`] when two Rust types claim one
     /// event type name, and with [`Error::Configuration`] without a store,
-    /// or when two projections share a name (naming where both are
-    /// declared).
+    /// or when two projections or two `#[saga]` types share a name (naming
+    /// where both are declared).
     pub async fn build(self) -> Result<Mink<S>> {
         let store = self
             .store
             .ok_or_else(|| Error::Configuration("no event store: call .store(…)".into()))?;
         let registry = Registry::discover()?;
+        crate::saga::check_unique_saga_names(crate::saga::registered())?;
         tracing::debug!(
             events = registry.events().count(),
             handlers = registry.handlers().len(),
