@@ -23,6 +23,7 @@ pub mod publishers;
 pub mod raw;
 pub mod read_models;
 pub mod report;
+pub mod sagas;
 pub mod shape;
 pub mod stores;
 

@@ -103,6 +103,13 @@ async fn main() {
         }
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("sagas") {
+        if let Err(e) = mink_bench::sagas::run(std::env::args().skip(2)).await {
+            eprintln!("mink-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let result = match parse_args() {
         Ok(args) => run(args).await,
         Err(e) => Err(e),
