@@ -16,7 +16,7 @@ use crate::error::{BoxError, Result};
 use crate::event::{NewEvent, Position, RecordedEvent};
 use crate::store::{
     AppendResult, EventStore, LogChanges, OutboxRow, OutboxStore, ProjectionStore, ReadAll,
-    StoreTransaction, StreamAppend, StreamInfo, UnitOfWork, WorkFuture,
+    StoreTransaction, StreamAppend, StreamInfo, ThenWork, UnitOfWork, WorkFuture,
 };
 
 /// The routes of an outbox and the store its rows go to.
@@ -185,26 +185,6 @@ impl OutboxEventStore {
     }
 }
 
-/// The outbox's work, then the caller's own, in one transaction.
-struct Both<'w> {
-    outbox: OutboxWork,
-    then: &'w dyn UnitOfWork,
-}
-
-impl UnitOfWork for Both<'_> {
-    fn run<'a>(
-        &'a self,
-        tx: &'a mut dyn StoreTransaction,
-        written: &'a AppendResult,
-    ) -> WorkFuture<'a> {
-        async move {
-            self.outbox.run(&mut *tx, written).await?;
-            self.then.run(tx, written).await
-        }
-        .boxed()
-    }
-}
-
 #[async_trait]
 impl EventStore for OutboxEventStore {
     async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
@@ -217,8 +197,8 @@ impl EventStore for OutboxEventStore {
         appends: Vec<StreamAppend>,
         work: &dyn UnitOfWork,
     ) -> Result<AppendResult> {
-        let both = Both {
-            outbox: self.writer.work_for(&appends),
+        let both = ThenWork {
+            first: self.writer.work_for(&appends),
             then: work,
         };
         self.inner.append_with(appends, &both).await

@@ -17,7 +17,7 @@ use crate::error::{BoxError, Error, Result};
 use crate::event::{NewEvent, Position, RecordedEvent};
 use crate::store::{
     AppendResult, EventStore, LogChanges, ProjectionStore, ReadAll, StoreTransaction, StreamAppend,
-    StreamInfo, UnitOfWork, WorkFuture,
+    StreamInfo, ThenWork, UnitOfWork, WorkFuture,
 };
 
 /// An inline projection failed on an event: the append was rolled back.
@@ -228,26 +228,6 @@ impl InlineStore {
     }
 }
 
-/// The inline projections, then the caller's own work, in one transaction.
-struct Both<'w> {
-    inline: InlineWork,
-    then: &'w dyn UnitOfWork,
-}
-
-impl UnitOfWork for Both<'_> {
-    fn run<'a>(
-        &'a self,
-        tx: &'a mut dyn StoreTransaction,
-        written: &'a AppendResult,
-    ) -> WorkFuture<'a> {
-        async move {
-            self.inline.run(&mut *tx, written).await?;
-            self.then.run(tx, written).await
-        }
-        .boxed()
-    }
-}
-
 #[async_trait]
 impl EventStore for InlineStore {
     async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
@@ -260,8 +240,8 @@ impl EventStore for InlineStore {
         appends: Vec<StreamAppend>,
         work: &dyn UnitOfWork,
     ) -> Result<AppendResult> {
-        let both = Both {
-            inline: self.projections.work_for(&appends),
+        let both = ThenWork {
+            first: self.projections.work_for(&appends),
             then: work,
         };
         self.inner.append_with(appends, &both).await

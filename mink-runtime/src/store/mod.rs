@@ -40,7 +40,7 @@ pub use sagas::{
     SagaDeadline, SagaHistoryEntry, SagaQuery, SagaRecord, SagaStatus, SagaStore, SagaUpsert,
     SagaWrite, association_taken, message_id, saga_conflict,
 };
-pub use unit_of_work::{StoreTransaction, UnitOfWork, WorkFuture};
+pub use unit_of_work::{StoreTransaction, ThenWork, UnitOfWork, WorkFuture};
 
 use crate::error::{Error, Result};
 use crate::event::{ExpectedVersion, NewEvent, Position, RecordedEvent};

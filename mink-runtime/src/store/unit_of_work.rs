@@ -104,3 +104,27 @@ impl<W: UnitOfWork + ?Sized> UnitOfWork for std::sync::Arc<W> {
         (**self).run(tx, written)
     }
 }
+
+/// One unit of work, then another the caller lent, in one transaction: how
+/// a store wrapper adds its own work (inline projections, outbox rows)
+/// before the work of an `append_with` call. The first failure stops the
+/// rest.
+pub struct ThenWork<'w, W> {
+    /// Runs first.
+    pub first: W,
+    /// Runs after it, in the same transaction.
+    pub then: &'w dyn UnitOfWork,
+}
+
+impl<W: UnitOfWork> UnitOfWork for ThenWork<'_, W> {
+    fn run<'a>(
+        &'a self,
+        tx: &'a mut dyn StoreTransaction,
+        written: &'a AppendResult,
+    ) -> WorkFuture<'a> {
+        Box::pin(async move {
+            self.first.run(&mut *tx, written).await?;
+            self.then.run(tx, written).await
+        })
+    }
+}
