@@ -16,6 +16,7 @@ pub mod figure;
 pub mod hot;
 pub mod load;
 pub mod measure;
+pub mod memory_use;
 pub mod outbox;
 pub mod peer;
 pub mod projections;
@@ -25,6 +26,7 @@ pub mod read_models;
 pub mod report;
 pub mod sagas;
 pub mod shape;
+pub mod soak;
 pub mod stores;
 
 /// Turns any displayable error into the bench's error text, saying what was

@@ -10,17 +10,17 @@ use std::time::Duration;
 
 use mink::Mink;
 use mink::adapters::postgres::sqlx;
-use mink::store::{CoalesceOptions, CoalescingStore};
 use mink_bench::figure::Figure;
 use mink_bench::measure::{Plan, Stats};
 use mink_bench::projections;
 use mink_bench::raw::RawBaseline;
 use mink_bench::report::Report;
 use mink_bench::stores::{self, Backend, Target};
-use mink_bench::{OrSay, append, catchup, hot, load, peer, raw, shape};
+use mink_bench::{OrSay, append, catchup, hot, load, memory_use, peer, raw, shape, soak};
 
-const USAGE: &str = "usage: mink-bench [w1|w2|w3|w4|w5|all]... [--runs N] [--warmup-ms MS] \
-[--window-ms MS] [--out FILE] [--no-peer] [--no-raw] [--stores memory,sqlite,postgres]";
+const USAGE: &str = "usage: mink-bench [w1|w2|w3|w4|w5|indexes|all]... [--runs N] [--warmup-ms MS] \
+[--window-ms MS] [--out FILE] [--no-peer] [--no-raw] [--stores memory,sqlite,postgres] \
+[--soak] [--soak-minutes N]";
 
 /// Command-line settings.
 struct Args {
@@ -31,6 +31,7 @@ struct Args {
     peer: bool,
     raw: bool,
     backends: Vec<Backend>,
+    soak_minutes: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -47,13 +48,21 @@ fn parse_args() -> Result<Args, String> {
         peer: true,
         raw: true,
         backends: vec![Backend::Postgres, Backend::Memory, Backend::Sqlite],
+        soak_minutes: 10,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value\n{USAGE}"));
         let millis = |v: String, name: &str| v.parse().map(Duration::from_millis).or_say(name);
         match arg.as_str() {
-            "all" => a.workloads.extend(["w1", "w2", "w3", "w4", "w5"]),
+            "all" => a
+                .workloads
+                .extend(["w1", "w2", "w3", "w4", "w5", "indexes"]),
+            "indexes" => a.workloads.push("indexes"),
+            "--soak" => a.workloads.push("soak"),
+            "--soak-minutes" => {
+                a.soak_minutes = value("--soak-minutes")?.parse().or_say("--soak-minutes")?
+            }
             "w1" => a.workloads.push("w1"),
             "w2" => a.workloads.push("w2"),
             "w3" => a.workloads.push("w3"),
@@ -203,6 +212,7 @@ impl Session {
 
     async fn w1(&mut self) -> Result<(), String> {
         eprintln!("W1: single appends with an expected version");
+        let url = self.args.url.clone();
         for backend in self.args.backends.clone() {
             self.with_target(backend, async |t: &Target, plan: &Plan| {
                 let mut out = Vec::new();
@@ -215,26 +225,27 @@ impl Session {
                         stats,
                     ));
                 }
-                // The same appends through coalesced commits: concurrent
-                // appends to different streams share one call and commit.
-                let coalesced: Arc<dyn mink::EventStore> = Arc::new(CoalescingStore::shared(
-                    Arc::clone(&t.store),
-                    CoalesceOptions::default(),
-                ));
-                for writers in shape::SINGLE_WRITERS {
-                    let stats = append::single_appends(&coalesced, plan, writers).await?;
-                    out.push(figure(
-                        "W1",
-                        format!("{}, coalesced", shape::single_case(writers)),
-                        backend.system(),
-                        stats,
-                    ));
+                // The same appends with every append in a transaction of
+                // its own: the SQL stores coalesce concurrent appends by
+                // default, and this is what they gain by it.
+                if let Some(alone) = t.uncoalesced(&url).await? {
+                    for writers in shape::SINGLE_WRITERS {
+                        let stats = append::single_appends(&alone, plan, writers).await?;
+                        out.push(figure(
+                            "W1",
+                            format!("{}, no coalescing", shape::single_case(writers)),
+                            backend.system(),
+                            stats,
+                        ));
+                    }
                 }
                 Ok(out)
             })
             .await?;
         }
-        if let Some(raw) = &self.raw {
+        if let (Some(raw), Some(store)) =
+            (&self.raw, self.postgres.as_ref().and_then(Target::postgres))
+        {
             let mut out = Vec::new();
             for writers in shape::SINGLE_WRITERS {
                 let stats = raw.single_inserts(&self.args.plan, writers).await?;
@@ -242,6 +253,15 @@ impl Session {
                     "W1",
                     shape::single_case(writers),
                     raw::SYSTEM,
+                    stats,
+                ));
+                let stats = raw
+                    .minimal_single_inserts(store, &self.args.plan, writers)
+                    .await?;
+                out.push(figure(
+                    "W1",
+                    shape::single_case(writers),
+                    raw::MINIMAL,
                     stats,
                 ));
             }
@@ -372,23 +392,85 @@ impl Session {
             );
             eprintln!("  {note}");
             self.report.notes.push(note);
-            let mink = catchup::read_log(&shared, &self.args.plan, shape::LOG_EVENTS).await?;
-            let raw = match &self.raw {
-                Some(raw) => Some(
-                    raw.log_page_select(&self.args.plan, store.schema(), catchup::PAGE)
-                        .await?,
-                ),
-                None => None,
-            };
-            Ok::<_, String>((mink, raw))
+            let mut figures = Vec::new();
+            for page in [catchup::PAGE, catchup::BIG_PAGE] {
+                for reading in [catchup::Reading::Pages, catchup::Reading::Subscription] {
+                    let stats = catchup::read_log(
+                        &shared,
+                        &self.args.plan,
+                        shape::LOG_EVENTS,
+                        reading,
+                        page,
+                    )
+                    .await?;
+                    let case = reading.case(shape::LOG_EVENTS, page);
+                    figures.push(figure("W5", case, Backend::Postgres.system(), stats));
+                }
+                if let Some(raw) = &self.raw {
+                    let case = catchup::Reading::Pages.case(shape::LOG_EVENTS, page);
+                    let stats = raw
+                        .log_page_select(&self.args.plan, store.schema(), page)
+                        .await?;
+                    figures.push(figure("W5", case.clone(), raw::SYSTEM, stats));
+                    let stats =
+                        catchup::lean_pages(&store, &self.args.plan, shape::LOG_EVENTS, page)
+                            .await?;
+                    figures.push(figure("W5", case, catchup::RAW_SQLX, stats));
+                }
+            }
+            Ok::<_, String>(figures)
         }
         .await;
         stores::drop_schema(&store).await?;
-        let (mink, raw) = result?;
-        let case = format!("{} events, pages of {}", shape::LOG_EVENTS, catchup::PAGE);
-        self.record(figure("W5", case.clone(), Backend::Postgres.system(), mink));
-        if let Some(raw) = raw {
-            self.record(figure("W5", case, raw::SYSTEM, raw));
+        for f in result? {
+            self.record(f);
+        }
+        Ok(())
+    }
+}
+
+/// What the events table's indexes cost, and the soak.
+impl Session {
+    async fn indexes(&mut self) -> Result<(), String> {
+        eprintln!("Index costs: W1's single-row INSERT at 16 connections into copies of the table");
+        let (Some(raw), Some(store)) =
+            (&self.raw, self.postgres.as_ref().and_then(Target::postgres))
+        else {
+            return Ok(());
+        };
+        let figures = raw.index_costs(store, &self.args.plan, 16).await?;
+        for (case, stats) in figures {
+            self.record(figure("indexes", case, raw::SYSTEM, stats));
+        }
+        Ok(())
+    }
+
+    async fn soak(&mut self) -> Result<(), String> {
+        let minutes = self.args.soak_minutes;
+        eprintln!(
+            "Soak: W1 at {} writers for {minutes} minutes per store",
+            soak::WRITERS
+        );
+        for backend in self.args.backends.clone() {
+            if backend == Backend::Memory {
+                // The in-memory store keeps every event: its memory grows
+                // with the log by design.
+                continue;
+            }
+            let target = if backend == Backend::Postgres {
+                None
+            } else {
+                Some(Target::open(backend, &self.args.url).await?)
+            };
+            let t = match &target {
+                Some(t) => t,
+                None => self.postgres.as_ref().ok_or("no PostgreSQL store")?,
+            };
+            let samples = soak::run(&t.store, backend.system(), minutes).await;
+            if let Some(t) = target {
+                t.close().await?;
+            }
+            self.report.soak.extend(samples?);
         }
         Ok(())
     }
@@ -481,8 +563,13 @@ async fn run(args: Args) -> Result<(), String> {
                 }
                 "w6" => session.w6().await?,
                 "w7" => session.w7().await?,
+                "indexes" => session.indexes().await?,
+                "soak" => session.soak().await?,
                 _ => session.w5().await?,
             }
+            let note = format!("after {w}: {}", memory_use::describe());
+            eprintln!("  {note}");
+            session.report.notes.push(note);
         }
         Ok::<_, String>(())
     }
@@ -501,6 +588,9 @@ async fn run(args: Args) -> Result<(), String> {
     }
     result?;
     report.machine.push(("load at end".into(), load_now()));
+    report
+        .machine
+        .push(("memory of mink-bench".into(), memory_use::describe()));
     println!("{}", report.markdown());
     let out = args.out.unwrap_or_else(|| {
         let secs = std::time::SystemTime::now()

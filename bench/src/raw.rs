@@ -18,6 +18,30 @@ use crate::shape;
 /// The system name in the report.
 pub const SYSTEM: &str = "raw/postgres";
 
+/// The system name of W1 on the minimal table.
+pub const MINIMAL: &str = "raw/minimal";
+
+/// The indexes of the store's events table, by their columns, with the
+/// name the report gives each (`docs/adr/022-event-table-indexes.md`).
+pub const STORE_INDEXES: [(&str, &str); 4] = [
+    ("position", "the primary key (position)"),
+    ("stream_id,version", "unique (stream_id, version)"),
+    ("event_id", "unique (event_id)"),
+    (
+        "transaction_id,position",
+        "the log order (transaction_id, position)",
+    ),
+];
+
+/// The fewest columns and indexes that hold the same events: the event's
+/// id, stream, version, type and payload, and one index, the primary key
+/// on (stream_id, version) that every appender needs to refuse a second
+/// event at one version. No global position, no commit number, no time,
+/// no metadata, no duplicate-id check.
+pub const MINIMAL_TABLE: &str = "(event_id uuid NOT NULL, stream_id text NOT NULL, \
+     version bigint NOT NULL, event_type text NOT NULL, payload jsonb NOT NULL, \
+     PRIMARY KEY (stream_id, version))";
+
 /// A table for pgbench next to a store's, and a place for its scripts.
 pub struct RawBaseline {
     url: String,
@@ -84,16 +108,147 @@ impl RawBaseline {
     /// W1's baseline: single-row INSERT transactions to random streams, at
     /// `clients` concurrent connections. Events/s = transactions/s.
     pub async fn single_inserts(&self, plan: &Plan, clients: usize) -> Result<Stats, String> {
+        self.single_inserts_into("events", true, plan, clients)
+            .await
+    }
+
+    /// The single-row INSERT of W1 into `table` of the baseline's schema;
+    /// `schema_version` is written only when the table has that column.
+    async fn single_inserts_into(
+        &self,
+        table: &str,
+        with_schema_version: bool,
+        plan: &Plan,
+        clients: usize,
+    ) -> Result<Stats, String> {
+        let (column, value) = if with_schema_version {
+            (", schema_version", ", 1")
+        } else {
+            ("", "")
+        };
         let script = format!(
             "\\set stream random(1, {streams})\n\
-             INSERT INTO {raw}.events (event_id, stream_id, version, event_type, schema_version, payload) \
+             INSERT INTO {raw}.{table} (event_id, stream_id, version, event_type{column}, payload) \
              VALUES (gen_random_uuid(), 'cart-raw-' || :stream::text, nextval('{raw}.versions'), \
-             'ItemAdded', 1, '{payload}'::jsonb);\n",
+             'ItemAdded'{value}, '{payload}'::jsonb);\n",
             streams = shape::STREAMS,
             raw = self.schema,
             payload = shape::line_item_sql_literal(1),
         );
-        self.run("w1", &script, plan, clients, 1).await
+        self.run(&format!("w1-{table}"), &script, plan, clients, 1)
+            .await
+    }
+
+    /// W1's baseline on the *minimal* event table: the fewest columns and
+    /// indexes that hold the same events ([`MINIMAL_TABLE`]). What the
+    /// store's table costs beyond it is the price of its schema.
+    pub async fn minimal_single_inserts(
+        &self,
+        store: &PostgresStore,
+        plan: &Plan,
+        clients: usize,
+    ) -> Result<Stats, String> {
+        let ddl = format!(
+            "DROP TABLE IF EXISTS {raw}.minimal; CREATE TABLE {raw}.minimal {MINIMAL_TABLE}",
+            raw = self.schema
+        );
+        self.execute(store, &ddl, "creating the minimal table")
+            .await?;
+        let stats = self
+            .single_inserts_into("minimal", false, plan, clients)
+            .await;
+        let drop = format!("DROP TABLE IF EXISTS {}.minimal", self.schema);
+        self.execute(store, &drop, "dropping the minimal table")
+            .await?;
+        stats
+    }
+
+    /// The write cost of each index of the store's events table: W1's
+    /// single-row INSERT at `clients` connections into copies of the table
+    /// with all of its indexes, without each one in turn, without any, and
+    /// into the minimal table; each figure comes with its case name.
+    pub async fn index_costs(
+        &self,
+        store: &PostgresStore,
+        plan: &Plan,
+        clients: usize,
+    ) -> Result<Vec<(String, Stats)>, String> {
+        let mut cases: Vec<(String, Vec<&str>)> = vec![("all four indexes".to_owned(), vec![])];
+        for (columns, name) in STORE_INDEXES {
+            cases.push((format!("without {name}"), vec![columns]));
+        }
+        cases.push((
+            "no index".to_owned(),
+            STORE_INDEXES.iter().map(|(c, _)| *c).collect(),
+        ));
+        let mut out = Vec::new();
+        for (case, without) in cases {
+            let ddl = format!(
+                "DROP TABLE IF EXISTS {raw}.variant; \
+                 CREATE TABLE {raw}.variant (LIKE {store}.events INCLUDING ALL);",
+                raw = self.schema,
+                store = self.store_schema,
+            );
+            self.execute(store, &ddl, "creating an index-cost table")
+                .await?;
+            for columns in without {
+                self.drop_index_on(store, "variant", columns).await?;
+            }
+            let stats = self
+                .single_inserts_into("variant", true, plan, clients)
+                .await?;
+            out.push((case, stats));
+        }
+        let drop = format!("DROP TABLE IF EXISTS {}.variant", self.schema);
+        self.execute(store, &drop, "dropping the index-cost table")
+            .await?;
+        out.push((
+            "minimal table".to_owned(),
+            self.minimal_single_inserts(store, plan, clients).await?,
+        ));
+        Ok(out)
+    }
+
+    /// Drops the index of `table` (in the baseline's schema) over exactly
+    /// `columns` (comma-separated, in order), or the constraint it backs.
+    async fn drop_index_on(
+        &self,
+        store: &PostgresStore,
+        table: &str,
+        columns: &str,
+    ) -> Result<(), String> {
+        let found: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT i.indexrelid::regclass::text, c.conname::text \
+             FROM pg_index i \
+             LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid \
+             WHERE i.indrelid = $1::regclass \
+               AND array_to_string(ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY AS k(n, o) \
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o), ',') = $2",
+        )
+        .bind(format!("{}.{table}", self.schema))
+        .bind(columns)
+        .fetch_optional(store.pool())
+        .await
+        .or_say("finding an index to drop")?;
+        let Some((index, constraint)) = found else {
+            return Err(format!("{table} has no index on ({columns})"));
+        };
+        let ddl = match constraint {
+            Some(name) => format!(
+                "ALTER TABLE {}.{table} DROP CONSTRAINT \"{name}\"",
+                self.schema
+            ),
+            None => format!("DROP INDEX {index}"),
+        };
+        self.execute(store, &ddl, "dropping an index").await
+    }
+
+    async fn execute(&self, store: &PostgresStore, sql: &str, what: &str) -> Result<(), String> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(store.pool())
+            .await
+            .or_say(what)?;
+        Ok(())
     }
 
     /// W2's baseline: one `INSERT … SELECT` of `batch` rows per transaction,

@@ -111,6 +111,31 @@ impl Target {
         })
     }
 
+    /// A second handle on the same SQL store that writes every append on
+    /// its own (the stores coalesce concurrent appends by default); `None`
+    /// for the in-memory store, which never coalesces.
+    pub async fn uncoalesced(&self, url: &str) -> Result<Option<Arc<dyn EventStore>>, String> {
+        Ok(match &self.cleanup {
+            Cleanup::Nothing => None,
+            Cleanup::Files(path) => Some(Arc::new(
+                mink::adapters::sqlite::SqliteStoreOptions::file(path)
+                    .no_coalescing()
+                    .open()
+                    .await
+                    .or_say("opening SQLite without coalescing")?,
+            )),
+            Cleanup::Schema(store) => Some(Arc::new(
+                PostgresStore::builder(url)
+                    .schema(store.schema())
+                    .max_connections(crate::shape::HOT_WRITERS as u32)
+                    .no_coalescing()
+                    .build()
+                    .await
+                    .or_say("opening PostgreSQL without coalescing")?,
+            )),
+        })
+    }
+
     /// The PostgreSQL store itself, for the raw baseline.
     pub fn postgres(&self) -> Option<&PostgresStore> {
         match &self.cleanup {

@@ -32,6 +32,11 @@ impl LogSignal {
     /// Tells every listener that the log may have grown. Cheap when nobody
     /// listens; never blocks.
     pub fn notify(&self) {
+        // Nobody to wake: a listener created later starts from what it sees
+        // then, so skipping the send loses nothing.
+        if self.sender.receiver_count() == 0 {
+            return;
+        }
         self.sender.send_modify(|n| *n = n.wrapping_add(1));
     }
 

@@ -10,8 +10,15 @@
 //! in-process signal on SQLite and memory) or its poll interval, and reads
 //! again. Catch-up and live delivery are the same read, so nothing falls
 //! between them; and since the stream is pulled, a slow consumer only
-//! reads later, from where it stopped: nothing is buffered beyond one page
-//! and nothing is dropped (docs/adr/012-subscriptions.md).
+//! reads later, from where it stopped: nothing is dropped, and nothing is
+//! buffered beyond two pages (docs/adr/012-subscriptions.md).
+//!
+//! While catching up, each full page starts the read of the next one in a
+//! task of its own, so the store serves page *n + 1* while the consumer
+//! works through page *n* ([`SubscriptionOptions::read_ahead`]). The page
+//! read ahead is the page the subscription would read next anyway: same
+//! position, same filter, and its result is handled exactly as a read made
+//! then would be.
 //!
 //! Layer: above `store`; below `projection` and `app`.
 
@@ -60,6 +67,10 @@ pub struct SubscriptionOptions {
     pub page_size: usize,
     /// How long it waits for a wake-up before reading anyway.
     pub poll_interval: Duration,
+    /// Whether a full page starts the read of the next page at once, in a
+    /// task of its own, so that reading and delivering overlap (on by
+    /// default; at most one page is read ahead).
+    pub read_ahead: bool,
 }
 
 impl Default for SubscriptionOptions {
@@ -67,6 +78,7 @@ impl Default for SubscriptionOptions {
         SubscriptionOptions {
             page_size: 500,
             poll_interval: Duration::from_millis(500),
+            read_ahead: true,
         }
     }
 }
@@ -81,6 +93,12 @@ impl SubscriptionOptions {
     /// Sets the poll interval.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
+        self
+    }
+
+    /// Turns reading the next page ahead on or off.
+    pub fn read_ahead(mut self, on: bool) -> Self {
+        self.read_ahead = on;
         self
     }
 }
@@ -116,6 +134,33 @@ struct Reader {
     buffer: VecDeque<RecordedEvent>,
     changes: LogChanges,
     caught_up: Delivery,
+    /// The read of the page after `buffer`, under way.
+    ahead: Option<ReadAhead>,
+}
+
+/// A page read in a task of its own; aborted when dropped, so a dropped
+/// subscription leaves no read behind.
+struct ReadAhead(tokio::task::JoinHandle<Result<Vec<RecordedEvent>>>);
+
+impl ReadAhead {
+    fn start(store: &Arc<dyn EventStore>, request: ReadAll) -> ReadAhead {
+        let store = Arc::clone(store);
+        ReadAhead(tokio::spawn(async move {
+            store.read_all_forward(request).await
+        }))
+    }
+
+    async fn finish(mut self) -> Result<Vec<RecordedEvent>> {
+        (&mut self.0)
+            .await
+            .map_err(|e| Error::backend(format!("reading the next page ahead failed: {e}")))?
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +193,7 @@ impl Subscription {
                 buffer: VecDeque::new(),
                 changes,
                 caught_up: Delivery::NotYet,
+                ahead: None,
             }),
             pending: None,
         }
@@ -187,15 +233,23 @@ impl Reader {
                 self.caught_up = Delivery::Sent;
                 return (self, Some(Ok(SubscriptionItem::CaughtUp)));
             }
-            // Forget earlier wake-ups first: a commit signalled after this
-            // read wakes the wait below.
-            self.changes.mark_seen();
-            let request = ReadAll {
-                after: self.after,
-                filter: self.filter.clone(),
-                limit: self.options.page_size,
+            let read = match self.ahead.take() {
+                // Started after the page just delivered, whose last event
+                // is `self.after`: the read this one would make.
+                Some(ahead) => ahead.finish().await,
+                None => {
+                    // Forget earlier wake-ups first: a commit signalled
+                    // after this read wakes the wait below.
+                    self.changes.mark_seen();
+                    let request = ReadAll {
+                        after: self.after,
+                        filter: self.filter.clone(),
+                        limit: self.options.page_size,
+                    };
+                    self.store.read_all_forward(request).await
+                }
             };
-            match self.store.read_all_forward(request).await {
+            match read {
                 Ok(page) if page.is_empty() => {
                     // Only an empty read proves history delivered: a short
                     // page may stop before a row that cannot be decoded.
@@ -205,7 +259,20 @@ impl Reader {
                     }
                     self.changes.wait(self.options.poll_interval).await;
                 }
-                Ok(page) => self.buffer.extend(page),
+                Ok(page) => {
+                    let full = page.len() >= self.options.page_size;
+                    if let (true, true, Some(last)) = (self.options.read_ahead, full, page.last()) {
+                        // As before a read: later commits wake the wait.
+                        self.changes.mark_seen();
+                        let request = ReadAll {
+                            after: last.position,
+                            filter: self.filter.clone(),
+                            limit: self.options.page_size,
+                        };
+                        self.ahead = Some(ReadAhead::start(&self.store, request));
+                    }
+                    self.buffer.extend(page)
+                }
                 Err(Error::Undecodable {
                     stream,
                     version,
@@ -363,5 +430,61 @@ mod tests {
         };
         assert_eq!(live.stream_id, "order-9");
         assert_eq!(sub.position(), Some(live.position));
+    }
+
+    /// Reading ahead delivers the same events as reading page by page: in
+    /// log order, none twice, none skipped, also while appends land during
+    /// the catch-up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reading_ahead_delivers_every_event_once_in_order() {
+        let store = InMemoryStore::new();
+        for i in 0..200 {
+            store
+                .append_to_stream(
+                    &format!("s-{}", i % 7),
+                    ExpectedVersion::Any,
+                    vec![event("E")],
+                )
+                .await
+                .unwrap();
+        }
+        for read_ahead in [true, false] {
+            // Everything stored now, and the 100 appends made while reading.
+            let total = store.head_position().await.unwrap().event + 100;
+            let mut sub = Subscription::new(
+                Arc::new(store.clone()),
+                StartFrom::Beginning,
+                ReadFilter::all(),
+                SubscriptionOptions::default()
+                    .page_size(7)
+                    .read_ahead(read_ahead),
+            );
+            let writer = {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for _ in 0..100 {
+                        store
+                            .append_to_stream("late", ExpectedVersion::Any, vec![event("L")])
+                            .await
+                            .unwrap();
+                        tokio::task::yield_now().await;
+                    }
+                })
+            };
+            let mut positions = Vec::new();
+            while positions.len() < total as usize {
+                let item = tokio::time::timeout(Duration::from_secs(10), sub.next())
+                    .await
+                    .expect("the subscription delivers within 10 s")
+                    .unwrap()
+                    .unwrap();
+                if let SubscriptionItem::Event(e) = item {
+                    positions.push(e.position.event);
+                }
+            }
+            writer.await.unwrap();
+            let expected: Vec<u64> = (1..=total).collect();
+            assert_eq!(positions, expected, "read_ahead = {read_ahead}");
+        }
     }
 }

@@ -1,6 +1,9 @@
-//! Coalesced commits (`CoalescingStore`): the conformance suite through it
-//! on every store, appends of many writers merged into shared calls, and a
-//! randomized mix of conflicting and non-conflicting appends whose every
+//! Coalesced commits (`CoalescingStore`). The SQL stores coalesce by
+//! default, so their own conformance suites run through it; here the suite
+//! runs on the in-memory store wrapped in it, and on the SQL stores with
+//! coalescing turned off. Then: appends of many writers merged into shared
+//! calls (and, on the SQL stores by default, into shared transactions), and
+//! a randomized mix of conflicting and non-conflicting appends whose every
 //! caller's outcome is checked against a model.
 
 use std::collections::HashMap;
@@ -32,7 +35,9 @@ mod memory {
     mink_tests::conformance_suite!(store);
 }
 
-mod sqlite {
+/// SQLite with coalescing turned off: the suite also holds for appends
+/// written one transaction each.
+mod sqlite_uncoalesced {
     use mink::adapters::sqlite::SqliteStore;
 
     use super::*;
@@ -41,25 +46,110 @@ mod sqlite {
         let dir = tempfile::tempdir().expect("a temp dir for the database");
         let store = SqliteStore::options(dir.path().join("mink.db"))
             .limits(limits)
+            .no_coalescing()
             .open()
             .await
             .expect("open a fresh SQLite store");
-        Some(coalesced(mink_tests::conformance::keep_alive(store, dir)))
+        Some(mink_tests::conformance::keep_alive(store, dir))
     }
 
     mink_tests::conformance_suite!(store);
 }
 
-mod postgres {
+/// PostgreSQL with coalescing turned off.
+mod postgres_uncoalesced {
     use super::*;
-    use crate::postgres::support::{TestStore, test_store_with};
+    use crate::postgres::support::{TestStore, test_store_without_coalescing};
 
     pub(super) async fn store(limits: Limits) -> Option<Arc<dyn EventStore>> {
-        let TestStore { store, _gate } = test_store_with(limits).await?;
-        Some(coalesced(mink_tests::conformance::keep_alive(store, _gate)))
+        let TestStore { store, _gate } = test_store_without_coalescing(limits).await?;
+        Some(mink_tests::conformance::keep_alive(store, _gate))
     }
 
     mink_tests::conformance_suite!(store);
+}
+
+/// Appends to `writers` streams at once on `store`, each stream's one
+/// event by its own task, then reads the log back: the streams of each
+/// shared transaction, told apart by a key of the recorded events.
+async fn streams_per_commit<K: std::hash::Hash + Eq>(
+    store: Arc<dyn EventStore>,
+    writers: usize,
+    key: impl Fn(&RecordedEvent) -> K,
+) -> Vec<usize> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(writers));
+    let tasks: Vec<_> = (0..writers)
+        .map(|i| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .append_to_stream(
+                        &format!("merge-{i}"),
+                        ExpectedVersion::NoStream,
+                        vec![NewEvent::json("Tick", &i).unwrap()],
+                    )
+                    .await
+                    .expect("each append succeeds")
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("the writer finishes");
+    }
+    let events = store
+        .read_all_forward(ReadAll::after(Position::START, 10 * writers))
+        .await
+        .expect("the log reads back");
+    assert_eq!(events.len(), writers, "every append landed once");
+    let mut groups: HashMap<K, usize> = HashMap::new();
+    for e in &events {
+        *groups.entry(key(e)).or_default() += 1;
+    }
+    groups.into_values().collect()
+}
+
+/// By default the PostgreSQL store writes concurrent appends to different
+/// streams in shared transactions (their events carry one transaction id);
+/// with coalescing off, every append is a transaction of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_coalesces_concurrent_appends_by_default() {
+    use crate::postgres::support::{TestStore, test_store_with, test_store_without_coalescing};
+    let Some(TestStore { store, _gate }) = test_store_with(Limits::default()).await else {
+        mink_tests::skip("coalescing by default on PostgreSQL (MINK_TEST_POSTGRES_URL not set)");
+        return;
+    };
+    let shared = streams_per_commit(Arc::new(store), 32, |e| e.position.commit).await;
+    assert!(
+        shared.iter().any(|&n| n > 1),
+        "no transaction carried two appends: {shared:?}"
+    );
+    drop(_gate);
+    let Some(TestStore { store, _gate }) = test_store_without_coalescing(Limits::default()).await
+    else {
+        panic!("the PostgreSQL server answered a moment ago, and now does not");
+    };
+    let alone = streams_per_commit(Arc::new(store), 32, |e| e.position.commit).await;
+    assert!(
+        alone.iter().all(|&n| n == 1),
+        "without coalescing, appends shared a transaction: {alone:?}"
+    );
+}
+
+/// The SQLite store's appends take one timestamp per transaction: by
+/// default, concurrent appends share transactions, so some share a
+/// timestamp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_coalesces_concurrent_appends_by_default() {
+    let dir = tempfile::tempdir().expect("a temp dir for the database");
+    let store = mink::adapters::sqlite::SqliteStore::open(dir.path().join("mink.db"))
+        .await
+        .expect("open a fresh SQLite store");
+    let shared = streams_per_commit(Arc::new(store), 32, |e| e.timestamp).await;
+    assert!(
+        shared.iter().any(|&n| n > 1),
+        "no transaction carried two appends: {shared:?}"
+    );
 }
 
 /// A store that takes `delay` for every append and counts the calls it
@@ -121,43 +211,45 @@ async fn concurrent_appends_share_calls_and_each_gets_its_own_result() {
         ..CoalesceOptions::default()
     };
     let store = Arc::new(CoalescingStore::shared(Arc::clone(&slow), options));
-    // Stream 0 expects a version it does not have: its conflict must not
-    // fail anyone else.
-    let mut tasks = Vec::new();
-    for i in 0..32u64 {
+    let spawn = |i: u64, expected: ExpectedVersion| {
         let store = Arc::clone(&store);
-        tasks.push(tokio::spawn(async move {
-            let expected = if i == 0 {
-                ExpectedVersion::Exact(7)
-            } else {
-                ExpectedVersion::NoStream
-            };
+        tokio::spawn(async move {
             store
                 .append_to_stream(&format!("tick-{i}"), expected, vec![event(i), event(i)])
                 .await
-        }));
-    }
-    for (i, task) in tasks.into_iter().enumerate() {
-        let result = task.await.unwrap();
-        if i == 0 {
-            let err = result.unwrap_err();
-            assert!(err.is_concurrency_conflict(), "{err}");
-        } else {
-            let result = result.unwrap();
-            assert_eq!(result.streams.len(), 1, "only its own stream");
-            assert_eq!(result.streams[0].stream_id, format!("tick-{i}"));
-            assert_eq!(result.last_version_of(&format!("tick-{i}")), Some(2));
-        }
+        })
+    };
+    // First 31 appends that all succeed: while one call waits, the others
+    // queue and are merged.
+    let tasks: Vec<_> = (1..32u64)
+        .map(|i| spawn(i, ExpectedVersion::NoStream))
+        .collect();
+    for (i, task) in (1..32u64).zip(tasks) {
+        let result = task.await.unwrap().unwrap();
+        assert_eq!(result.streams.len(), 1, "only its own stream");
+        assert_eq!(result.streams[0].stream_id, format!("tick-{i}"));
+        assert_eq!(result.last_version_of(&format!("tick-{i}")), Some(2));
     }
     let calls = slow.calls.load(Ordering::SeqCst);
-    // 32 appends; merged calls, plus one failed merged call split into
-    // single appends at most once per batch.
     assert!(
-        calls < 32,
-        "32 concurrent appends took {calls} calls of the store: none were merged"
+        calls < 31,
+        "31 concurrent appends took {calls} calls of the store: none were merged"
     );
+    // Then stream 0 expects a version it does not have, among appends that
+    // can succeed: its conflict must not fail anyone else, whichever call
+    // it lands in.
+    let conflicting = spawn(0, ExpectedVersion::Exact(7));
+    let others: Vec<_> = (32..40u64)
+        .map(|i| spawn(i, ExpectedVersion::NoStream))
+        .collect();
+    let err = conflicting.await.unwrap().unwrap_err();
+    assert!(err.is_concurrency_conflict(), "{err}");
+    for (i, task) in (32..40u64).zip(others) {
+        let result = task.await.unwrap().unwrap();
+        assert_eq!(result.last_version_of(&format!("tick-{i}")), Some(2));
+    }
     assert!(slow.inner.stream_info("tick-0").await.unwrap().is_none());
-    for i in 1..32u64 {
+    for i in 1..40u64 {
         let stored = slow
             .inner
             .read_stream_forward(&format!("tick-{i}"), 1, 10)
@@ -285,15 +377,21 @@ async fn memory_coalesced_outcomes_match_the_model() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_coalesced_outcomes_match_the_model() {
-    let store = sqlite::store(Limits::default()).await.unwrap();
-    outcomes_match_the_model(store, 7).await;
+    // The store coalesces by default.
+    let dir = tempfile::tempdir().expect("a temp dir for the database");
+    let store = mink::adapters::sqlite::SqliteStore::open(dir.path().join("mink.db"))
+        .await
+        .expect("open a fresh SQLite store");
+    outcomes_match_the_model(mink_tests::conformance::keep_alive(store, dir), 7).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_coalesced_outcomes_match_the_model() {
-    let Some(store) = postgres::store(Limits::default()).await else {
+    // The store coalesces by default.
+    use crate::postgres::support::{TestStore, test_store_with};
+    let Some(TestStore { store, _gate }) = test_store_with(Limits::default()).await else {
         mink_tests::skip("coalesced commits on PostgreSQL (MINK_TEST_POSTGRES_URL not set)");
         return;
     };
-    outcomes_match_the_model(store, 11).await;
+    outcomes_match_the_model(mink_tests::conformance::keep_alive(store, _gate), 11).await;
 }

@@ -193,26 +193,31 @@ impl InMemoryStore {
     }
 }
 
+/// One stream's events, checked and numbered, not yet published.
+struct StagedStream {
+    stream_id: String,
+    events: Vec<RecordedEvent>,
+}
+
 /// Checks versions and ids against `log` and numbers the events, without
-/// publishing them.
-fn stage(log: &Log, appends: Vec<StreamAppend>) -> Result<(Vec<RecordedEvent>, AppendResult)> {
-    for a in &appends {
-        check_expected(&a.stream_id, a.expected, log.version_of(&a.stream_id))?;
-        if let Some(e) = a.events.iter().find(|e| log.ids.contains(&e.event_id)) {
-            return Err(Error::DuplicateEventId {
-                event_id: e.event_id,
-            });
-        }
-    }
+/// publishing them. Each stream is looked up once.
+fn stage(log: &Log, appends: Vec<StreamAppend>) -> Result<(Vec<StagedStream>, AppendResult)> {
     let now = Utc::now();
     let mut next_position = log.events.len() as u64 + 1;
-    let mut staged = Vec::with_capacity(appends.iter().map(|a| a.events.len()).sum());
+    let mut staged = Vec::with_capacity(appends.len());
     let mut result = AppendResult {
         streams: Vec::with_capacity(appends.len()),
     };
     for a in appends {
         let current = log.version_of(&a.stream_id);
+        check_expected(&a.stream_id, a.expected, current)?;
+        if let Some(e) = a.events.iter().find(|e| log.ids.contains(&e.event_id)) {
+            return Err(Error::DuplicateEventId {
+                event_id: e.event_id,
+            });
+        }
         let mut written = Vec::with_capacity(a.events.len());
+        let mut events = Vec::with_capacity(a.events.len());
         for (version, e) in (current + 1..).zip(a.events) {
             let position = Position::sequential(next_position);
             next_position += 1;
@@ -221,7 +226,7 @@ fn stage(log: &Log, appends: Vec<StreamAppend>) -> Result<(Vec<RecordedEvent>, A
                 version,
                 position,
             });
-            staged.push(RecordedEvent::recorded(
+            events.push(RecordedEvent::recorded(
                 e,
                 a.stream_id.clone(),
                 version,
@@ -229,6 +234,10 @@ fn stage(log: &Log, appends: Vec<StreamAppend>) -> Result<(Vec<RecordedEvent>, A
                 now,
             ));
         }
+        staged.push(StagedStream {
+            stream_id: a.stream_id.clone(),
+            events,
+        });
         result
             .streams
             .push(AppendedStream::after(a.stream_id, current, written));
@@ -237,17 +246,19 @@ fn stage(log: &Log, appends: Vec<StreamAppend>) -> Result<(Vec<RecordedEvent>, A
 }
 
 /// Adds staged events to the log, in order.
-fn publish(log: &mut Log, staged: Vec<RecordedEvent>) {
-    for event in staged {
-        let index = log.events.len();
-        log.ids.insert(event.event_id);
-        match log.streams.get_mut(&event.stream_id) {
-            Some(indexes) => indexes.push(index),
+fn publish(log: &mut Log, staged: Vec<StagedStream>) {
+    for stream in staged {
+        let first = log.events.len();
+        let count = stream.events.len();
+        log.ids.extend(stream.events.iter().map(|e| e.event_id));
+        log.events.extend(stream.events);
+        match log.streams.get_mut(&stream.stream_id) {
+            Some(indexes) => indexes.extend(first..first + count),
             None => {
-                log.streams.insert(event.stream_id.clone(), vec![index]);
+                log.streams
+                    .insert(stream.stream_id, (first..first + count).collect());
             }
         }
-        log.events.push(event);
     }
 }
 

@@ -8,7 +8,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::{Error, Result};
-use crate::store::Limits;
+use crate::store::{CoalesceOptions, CoalescingStore, Limits};
 
 use super::PostgresStore;
 use super::append::{is_unavailable, map_error};
@@ -54,6 +54,7 @@ pub struct PostgresStoreBuilder {
     limits: Limits,
     run_migrations: bool,
     repair_restored_log: bool,
+    coalesce: Option<CoalesceOptions>,
 }
 
 impl PostgresStoreBuilder {
@@ -81,6 +82,7 @@ impl PostgresStoreBuilder {
             limits: Limits::default(),
             run_migrations: true,
             repair_restored_log: false,
+            coalesce: Some(CoalesceOptions::default()),
         }
     }
 
@@ -98,6 +100,25 @@ impl PostgresStoreBuilder {
     /// with a digit, at most 63 bytes.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
+        self
+    }
+
+    /// How concurrent appends are coalesced: appends to different streams
+    /// that arrive while an earlier one commits are written by one
+    /// statement in one transaction, each caller still getting its own
+    /// result or error (`docs/adr/021-coalesced-commits.md`). On by
+    /// default with [`CoalesceOptions::default`]: no added wait, up to 64
+    /// appends and 4,096 events per call, two calls at once. Appends with a
+    /// unit of work ([`EventStore::append_with`](crate::EventStore::append_with))
+    /// and [`PostgresStore::append_to_streams_in`] are never merged.
+    pub fn coalesce(mut self, options: CoalesceOptions) -> Self {
+        self.coalesce = Some(options);
+        self
+    }
+
+    /// Writes every append in a call of its own: no coalescing.
+    pub fn no_coalescing(mut self) -> Self {
+        self.coalesce = None;
         self
     }
 
@@ -217,6 +238,7 @@ impl PostgresStoreBuilder {
             statements: Arc::new(Statements::new(&self.schema)),
             schema: self.schema.into(),
             limits: self.limits,
+            coalescer: None,
         };
         if store.holds_foreign_transaction_ids().await? {
             if !self.repair_restored_log {
@@ -235,6 +257,11 @@ impl PostgresStoreBuilder {
                 schema = %store.schema,
                 "repaired an event log restored from another cluster; rebuild subscriptions"
             );
+        }
+        let mut store = store;
+        if let Some(options) = self.coalesce {
+            // The merged calls go to a copy without a coalescer of its own.
+            store.coalescer = Some(Arc::new(CoalescingStore::new(store.clone(), options)));
         }
         Ok(store)
     }

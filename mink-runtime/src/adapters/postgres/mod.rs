@@ -7,6 +7,11 @@
 //!   streams and events. Optimistic concurrency comes from the unique
 //!   `(stream_id, version)` constraint; there is no global or advisory lock
 //!   on the write path (`docs/adr/005-concurrency-control.md`).
+//! - **Concurrent appends are coalesced** by default: appends to different
+//!   streams that arrive while an earlier one commits are written by one
+//!   statement in one transaction, and each caller gets its own result or
+//!   its own error (`docs/adr/021-coalesced-commits.md`;
+//!   [`PostgresStoreBuilder::coalesce`], [`PostgresStoreBuilder::no_coalescing`]).
 //! - **The global log** is ordered by [`Position`]`{ commit, event }`:
 //!   `commit` is the writing transaction's id (`xid8`), `event` the row's
 //!   identity value. Readers only see transactions older than every running
@@ -74,8 +79,8 @@ use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
 use crate::store::rules::{decode_log_page, decode_stream_page, sql_i64};
 use crate::store::{
-    AppendResult, EventStore, Limits, LogChanges, ProjectionStore, ReadAll, StreamAppend,
-    StreamInfo, UnitOfWork,
+    AppendResult, CoalescingStore, EventStore, Limits, LogChanges, ProjectionStore, ReadAll,
+    StreamAppend, StreamInfo, UnitOfWork,
 };
 
 use append::{Attempt, EncodedAppend, map_error};
@@ -113,6 +118,9 @@ pub struct PostgresStore {
     limits: Limits,
     /// Wake-ups for readers of the log, here and in other processes.
     notifications: Arc<LogNotifications>,
+    /// Merges concurrent appends into shared calls of a copy of this store
+    /// without one; `None` writes each append on its own.
+    coalescer: Option<Arc<CoalescingStore<PostgresStore>>>,
 }
 
 impl PostgresStore {
@@ -312,6 +320,10 @@ impl PostgresStore {
 impl EventStore for PostgresStore {
     async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
         self.limits.check_appends(&appends)?;
+        if let Some(coalescer) = &self.coalescer {
+            // Checked first, so bad input never fails a merged call.
+            return coalescer.append_to_streams(appends).await;
+        }
         let encoded = EncodedAppend::new(&appends)?;
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut conn = self.pool.acquire().await.map_err(map_error)?;

@@ -52,7 +52,7 @@ fn decode_columns(row: &PgRow) -> Result<RecordedEvent, String> {
     let event_id: Uuid = get(row, column::EVENT_ID, "event_id")?;
     let stream_id: String = get(row, column::STREAM_ID, "stream_id")?;
     let version = non_negative("version", get(row, column::VERSION, "version")?)?;
-    let commit = transaction_id(&get::<String>(row, column::COMMIT, "transaction_id")?)?;
+    let StoredXid8(commit) = get(row, column::COMMIT, "transaction_id")?;
     let position = non_negative("position", get(row, column::POSITION, "position")?)?;
     let event_type: String = get(row, column::EVENT_TYPE, "event_type")?;
     let schema_version: i32 = get(row, column::SCHEMA_VERSION, "schema_version")?;
@@ -66,7 +66,7 @@ fn decode_columns(row: &PgRow) -> Result<RecordedEvent, String> {
         (None, None) => return Err("neither payload nor payload_bytes is set".to_owned()),
     };
     let content_type: String = get(row, column::CONTENT_TYPE, "content_type")?;
-    let Json(metadata): Json<serde_json::Value> = get(row, column::METADATA, "metadata")?;
+    let StoredMetadata(metadata) = get(row, column::METADATA, "metadata")?;
     let created_at: StoredTimestamp = get(row, column::CREATED_AT, "created_at")?;
     Ok(RecordedEvent {
         event_id,
@@ -80,7 +80,7 @@ fn decode_columns(row: &PgRow) -> Result<RecordedEvent, String> {
         schema_version,
         payload,
         content_type: ContentType::new(content_type),
-        metadata: stored_metadata(metadata)?,
+        metadata,
         timestamp: created_at.to_utc()?,
     })
 }
@@ -148,11 +148,16 @@ impl RowPlace {
                 .and_then(|n| u64::try_from(n).ok())
                 .unwrap_or(0)
         };
-        let commit = row
-            .try_get::<String, _>(first + 1)
-            .ok()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
+        // Event rows carry the transaction id as `xid8`, the other
+        // statements as its text.
+        let commit = match row.try_get::<StoredXid8, _>(first + 1) {
+            Ok(StoredXid8(commit)) => commit,
+            Err(_) => row
+                .try_get::<String, _>(first + 1)
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+        };
         RowPlace {
             stream: stream.into(),
             version: unsigned(first),
@@ -249,6 +254,66 @@ impl<'r> Decode<'r, Postgres> for StoredTimestamp {
     }
 }
 
+/// An `xid8` (a transaction id as PostgreSQL 13 and later keep it: all of
+/// `u64`), read in the binary format as eight big-endian bytes. Reading it
+/// directly spares the server a cast to text per row and the client a
+/// parse.
+struct StoredXid8(u64);
+
+/// The fixed OID of `xid8` (`pg_type.oid`).
+const XID8_OID: sqlx::postgres::types::Oid = sqlx::postgres::types::Oid(5069);
+
+impl Type<Postgres> for StoredXid8 {
+    fn type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(XID8_OID)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for StoredXid8 {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        match value.format() {
+            PgValueFormat::Binary => {
+                let bytes: [u8; 8] = value
+                    .as_bytes()?
+                    .try_into()
+                    .map_err(|_| "xid8 is not eight bytes")?;
+                Ok(StoredXid8(u64::from_be_bytes(bytes)))
+            }
+            PgValueFormat::Text => Ok(StoredXid8(transaction_id(value.as_str()?)?)),
+        }
+    }
+}
+
+/// An event's `metadata` (`jsonb`). Most events carry none: the stored
+/// `{}` becomes the default metadata without building a JSON tree; any
+/// other value goes through `stored_metadata`'s checks.
+struct StoredMetadata(crate::event::EventMetadata);
+
+impl Type<Postgres> for StoredMetadata {
+    fn type_info() -> PgTypeInfo {
+        <Json<serde_json::Value> as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <Json<serde_json::Value> as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for StoredMetadata {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        // `jsonb` in the binary format is a version byte (1) and the text.
+        let empty = match value.format() {
+            PgValueFormat::Binary => value.as_bytes()? == b"\x01{}",
+            PgValueFormat::Text => value.as_bytes()? == b"{}",
+        };
+        if empty {
+            return Ok(StoredMetadata(crate::event::EventMetadata::default()));
+        }
+        let Json(json) = <Json<serde_json::Value> as Decode<'r, Postgres>>::decode(value)?;
+        Ok(StoredMetadata(stored_metadata(json)?))
+    }
+}
+
 /// `json` without whitespace outside strings. The input is PostgreSQL's
 /// rendering of a `jsonb` value, so it is valid JSON.
 fn compact_json(json: &str) -> Vec<u8> {
@@ -295,6 +360,15 @@ mod tests {
         for (jsonb, compact) in cases {
             assert_eq!(String::from_utf8(compact_json(jsonb)).unwrap(), compact);
         }
+    }
+
+    #[test]
+    fn empty_stored_metadata_is_the_default() {
+        // `StoredMetadata` skips the checks for `{}` on this ground.
+        assert_eq!(
+            stored_metadata(serde_json::json!({})).unwrap(),
+            crate::event::EventMetadata::default()
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 /// The columns every read returns, in the order `rows::decode_event` expects.
-/// The transaction id is read as text: `xid8` holds all of `u64`.
-const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id::text AS commit, \
+/// The transaction id is read as `xid8` itself (eight bytes in the binary
+/// format): it holds all of `u64`, more than `bigint` does.
+const EVENT_COLUMNS: &str = "event_id, stream_id, version, transaction_id AS commit, \
      position, event_type, schema_version, payload::text, metadata, created_at, payload_bytes, \
      content_type";
 

@@ -24,6 +24,12 @@
 //! after a position never misses an event (see
 //! `docs/adr/006-sqlite-embedded-default.md`).
 //!
+//! Concurrent appends to different streams are coalesced by default: those
+//! that queue while an earlier one commits are written in one transaction,
+//! with one `fsync`, and each caller gets its own result or error
+//! (`docs/adr/021-coalesced-commits.md`; [`SqliteStoreOptions::coalesce`],
+//! [`SqliteStoreOptions::no_coalescing`]).
+//!
 //! # Reading
 //!
 //! Reads use a separate pool of connections; in WAL mode they never block
@@ -72,8 +78,8 @@ use crate::store::rules::{
     check_expected, decode_log_page, decode_stream_page, sql_i64, stored_u64,
 };
 use crate::store::{
-    AppendResult, AppendedStream, EventStore, Limits, LogChanges, LogSignal, ProjectionStore,
-    ReadAll, StreamAppend, StreamInfo, UnitOfWork, WrittenEvent,
+    AppendResult, AppendedStream, CoalescingStore, EventStore, Limits, LogChanges, LogSignal,
+    ProjectionStore, ReadAll, StreamAppend, StreamInfo, UnitOfWork, WrittenEvent,
 };
 
 /// The schema, embedded at compile time.
@@ -111,6 +117,9 @@ pub struct SqliteStore {
     limits: Limits,
     /// Wakes this process's readers of the log after each append commits.
     signal: LogSignal,
+    /// Merges concurrent appends into shared transactions of a copy of this
+    /// store without one; `None` writes each append on its own.
+    coalescer: Option<Arc<CoalescingStore<SqliteStore>>>,
 }
 
 impl SqliteStore {
@@ -171,14 +180,20 @@ impl SqliteStore {
                 (pool.clone(), pool)
             }
         };
-        Ok(SqliteStore {
+        let mut store = SqliteStore {
             writer,
             readers,
             write_turn: Arc::new(Mutex::new(())),
             acquire_timeout: options.acquire_timeout,
             limits: options.limits,
             signal: LogSignal::new(),
-        })
+            coalescer: None,
+        };
+        if let Some(coalesce) = options.coalesce {
+            // The merged calls go to a copy without a coalescer of its own.
+            store.coalescer = Some(Arc::new(CoalescingStore::new(store.clone(), coalesce)));
+        }
+        Ok(store)
     }
 
     /// The bounds appends are checked against.
@@ -468,6 +483,11 @@ fn filter_list(values: &[String]) -> Result<Option<String>> {
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
+        if let Some(coalescer) = &self.coalescer {
+            // Checked first, so bad input never fails a merged call.
+            self.limits.check_appends(&appends)?;
+            return coalescer.append_to_streams(appends).await;
+        }
         self.append(appends, None).await
     }
 

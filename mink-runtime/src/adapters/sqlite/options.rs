@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::store::Limits;
+use crate::store::{CoalesceOptions, Limits};
 
 /// The most bytes SQLite keeps in one string, blob or row
 /// (`SQLITE_MAX_LENGTH` of the bundled library).
@@ -37,6 +37,7 @@ pub struct SqliteStoreOptions {
     pub(super) busy_timeout: Duration,
     pub(super) acquire_timeout: Duration,
     pub(super) limits: Limits,
+    pub(super) coalesce: Option<CoalesceOptions>,
 }
 
 /// Where the database lives.
@@ -76,6 +77,7 @@ impl SqliteStoreOptions {
             busy_timeout: Self::DEFAULT_BUSY_TIMEOUT,
             acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
             limits: Limits::default(),
+            coalesce: Some(CoalesceOptions::default()),
         }
     }
 
@@ -112,6 +114,26 @@ impl SqliteStoreOptions {
     /// bytes SQLite keeps in a row.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// How concurrent appends are coalesced: appends to different streams
+    /// that queue while an earlier one commits are written in one
+    /// transaction, with one fsync, each caller still getting its own
+    /// result or error (`docs/adr/021-coalesced-commits.md`). SQLite has
+    /// one writer per file, so this is what lets many writers go faster
+    /// than one commit at a time while staying durable. On by default with
+    /// [`CoalesceOptions::default`]. Appends with a unit of work
+    /// ([`EventStore::append_with`](crate::EventStore::append_with)) are
+    /// never merged.
+    pub fn coalesce(mut self, options: CoalesceOptions) -> Self {
+        self.coalesce = Some(options);
+        self
+    }
+
+    /// Writes every append in a transaction of its own: no coalescing.
+    pub fn no_coalescing(mut self) -> Self {
+        self.coalesce = None;
         self
     }
 

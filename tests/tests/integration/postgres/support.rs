@@ -202,6 +202,21 @@ pub(crate) async fn test_store_with(limits: Limits) -> Option<TestStore> {
     Some(TestStore { store, _gate: gate })
 }
 
+/// [`test_store_with`], writing every append in a call of its own.
+pub(crate) async fn test_store_without_coalescing(limits: Limits) -> Option<TestStore> {
+    let url = server_url()?;
+    let gate = Gate::enter(&url).await;
+    let store = PostgresStore::builder(url)
+        .schema(fresh_schema())
+        .limits(limits)
+        .max_connections(16)
+        .no_coalescing()
+        .build()
+        .await
+        .expect("a store on a fresh schema");
+    Some(TestStore { store, _gate: gate })
+}
+
 pub(crate) async fn test_store() -> Option<TestStore> {
     test_store_with(Limits::default()).await
 }
