@@ -3,6 +3,12 @@
 //! PostgreSQL, one transaction on SQLite), so that many writers share one
 //! commit (docs/adr/021-coalesced-commits.md).
 //!
+//! An append that arrives while no call is being written is written at
+//! once, by its caller's task, without a queue or a hop to another task: a
+//! lone writer pays nothing for coalescing. Appends that arrive while a
+//! call is being written queue, and the merging tasks write what queued in
+//! shared calls.
+//!
 //! Each caller still gets its own outcome. A merged call that fails for
 //! any reason (one caller's concurrency conflict, a duplicate event id, a
 //! limit, a lost connection) wrote nothing, so each of its callers' appends
@@ -11,6 +17,7 @@
 //! caller's append. A caller returns only after its events are committed.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -42,6 +49,8 @@ pub struct CoalesceOptions {
     /// queued while the previous call was committing.
     pub window: Duration,
     /// How many merged calls may run at once (each holds one connection).
+    /// An append that finds no call running is written at once by its
+    /// caller, beside these.
     pub in_flight: usize,
 }
 
@@ -104,6 +113,17 @@ pub struct CoalescingStore<S: EventStore + ?Sized> {
     inner: Arc<S>,
     options: CoalesceOptions,
     queue: OnceLock<mpsc::UnboundedSender<Pending>>,
+    /// Calls being written now, by callers and by the merging tasks.
+    busy: Arc<AtomicUsize>,
+}
+
+/// Counts one call in `busy` until dropped (also when its future is).
+struct Busy(Arc<AtomicUsize>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl<S: EventStore + ?Sized> std::fmt::Debug for CoalescingStore<S> {
@@ -135,6 +155,7 @@ impl<S: EventStore + ?Sized> CoalescingStore<S> {
             inner,
             options,
             queue: OnceLock::new(),
+            busy: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -151,6 +172,7 @@ impl<S: EventStore + ?Sized> CoalescingStore<S> {
                 receiver: tokio::sync::Mutex::new(receiver),
                 held: Mutex::new(Vec::new()),
                 options: self.options,
+                busy: Arc::clone(&self.busy),
             });
             for _ in 0..self.options.in_flight {
                 tokio::spawn(Arc::clone(&shared).run(Arc::clone(&self.inner)));
@@ -166,6 +188,7 @@ struct Merger {
     receiver: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     held: Mutex<Vec<Pending>>,
     options: CoalesceOptions,
+    busy: Arc<AtomicUsize>,
 }
 
 impl Merger {
@@ -173,6 +196,8 @@ impl Merger {
     /// [`CoalescingStore`] handle is gone.
     async fn run<S: EventStore + ?Sized>(self: Arc<Self>, store: Arc<S>) {
         while let Some(batch) = self.next_batch().await {
+            self.busy.fetch_add(1, Ordering::AcqRel);
+            let _busy = Busy(Arc::clone(&self.busy));
             write(&*store, batch).await;
         }
     }
@@ -297,6 +322,19 @@ fn split_result(batch: &[Pending], result: AppendResult) -> Option<Vec<AppendRes
 #[async_trait]
 impl<S: EventStore + ?Sized> EventStore for CoalescingStore<S> {
     async fn append_to_streams(&self, appends: Vec<StreamAppend>) -> Result<AppendResult> {
+        if self
+            .busy
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Nothing is being written: nobody to share a commit with now,
+            // so write at once, in this task.
+            let _busy = Busy(Arc::clone(&self.busy));
+            let result = self.inner.append_to_streams(appends).await;
+            metrics::counter!(COALESCED_CALLS_TOTAL, "appends" => "1", "outcome" => "ok")
+                .increment(1);
+            return result;
+        }
         let (reply, answer) = oneshot::channel();
         if self.queue().send(Pending { appends, reply }).is_err() {
             return Err(Error::backend("the coalescing store's writers stopped"));

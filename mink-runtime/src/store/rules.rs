@@ -72,15 +72,48 @@ pub fn decode_log_page<R>(
     rows: &[R],
     decode: impl Fn(&R) -> Result<RecordedEvent>,
 ) -> Result<Vec<RecordedEvent>> {
-    let mut events = Vec::with_capacity(rows.len());
+    let mut page = LogPage::with_capacity(rows.len());
     for row in rows {
-        match decode(row) {
-            Ok(event) => events.push(event),
-            Err(e) if events.is_empty() => return Err(e),
-            Err(_) => break,
+        if !page.push(decode(row))? {
+            break;
         }
     }
-    Ok(events)
+    Ok(page.finish())
+}
+
+/// [`decode_log_page`]'s rule applied one row at a time, for rows decoded
+/// as they arrive from the database.
+#[derive(Debug, Default)]
+pub struct LogPage {
+    events: Vec<RecordedEvent>,
+}
+
+impl LogPage {
+    /// An empty page with room for `rows` events.
+    pub fn with_capacity(rows: usize) -> Self {
+        LogPage {
+            events: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Takes the next row's decoding. `Ok(true)`: read on. `Ok(false)`: the
+    /// page ends before this row (it could not be decoded and is not the
+    /// first). `Err`: the first row could not be decoded.
+    pub fn push(&mut self, decoded: Result<RecordedEvent>) -> Result<bool> {
+        match decoded {
+            Ok(event) => {
+                self.events.push(event);
+                Ok(true)
+            }
+            Err(e) if self.events.is_empty() => Err(e),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// The events of the page.
+    pub fn finish(self) -> Vec<RecordedEvent> {
+        self.events
+    }
 }
 
 /// Decodes a page of one stream read from `from_version`: every row must

@@ -72,12 +72,13 @@ mod transaction;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::TryStreamExt;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
-use crate::store::rules::{decode_log_page, decode_stream_page, sql_i64};
+use crate::store::rules::{LogPage, decode_stream_page, sql_i64};
 use crate::store::{
     AppendResult, CoalescingStore, EventStore, Limits, LogChanges, ProjectionStore, ReadAll,
     StreamAppend, StreamInfo, UnitOfWork,
@@ -105,6 +106,9 @@ pub use sqlx;
 /// losing a race on the `(stream_id, version)` constraint. Each lost race
 /// means another append committed, so the log made progress meanwhile.
 const MAX_APPEND_ATTEMPTS: usize = 64;
+
+/// The most events a log page reserves room for before its rows arrive.
+const PAGE_CAPACITY: usize = 4096;
 
 /// An [`EventStore`] on PostgreSQL. Cloning is cheap and shares the pool.
 ///
@@ -377,18 +381,24 @@ impl EventStore for PostgresStore {
             return Ok(Vec::new());
         }
         let filter = &request.filter;
-        let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.read_all)))
+        let query = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.read_all)))
             // xid8 has no cast from bigint; text carries the full u64.
             .bind(request.after.commit.to_string())
             .bind(sql_i64(request.after.event))
             .bind(&filter.event_types)
             .bind(&filter.categories)
             .bind(&filter.stream_ids)
-            .bind(sql_i64(request.limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_error)?;
-        decode_log_page(&rows, rows::decode_event)
+            .bind(sql_i64(request.limit));
+        // Rows are decoded as they arrive, while the server is still
+        // sending the rest of the page.
+        let mut arriving = query.fetch(&self.pool);
+        let mut page = LogPage::with_capacity(request.limit.min(PAGE_CAPACITY));
+        while let Some(row) = arriving.try_next().await.map_err(map_error)? {
+            if !page.push(rows::decode_event(&row))? {
+                break;
+            }
+        }
+        Ok(page.finish())
     }
 
     async fn stream_info(&self, stream_id: &str) -> Result<Option<StreamInfo>> {
