@@ -316,24 +316,48 @@ impl<'r> Decode<'r, Postgres> for StoredMetadata {
 
 /// `json` without whitespace outside strings. The input is PostgreSQL's
 /// rendering of a `jsonb` value, so it is valid JSON.
+///
+/// Copies runs of bytes rather than byte after byte: outside strings up to
+/// the next quote or whitespace, inside them up to the next quote or
+/// backslash (this runs for every event of every page read).
 fn compact_json(json: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in json.as_bytes() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-        } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+    let bytes = json.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| matches!(b, b'"' | b' ' | b'\n' | b'\r' | b'\t'))
+            .unwrap_or(bytes.len() - i);
+        out.extend_from_slice(&bytes[i..i + run]);
+        i += run;
+        if i >= bytes.len() {
+            break;
+        }
+        if bytes[i] != b'"' {
+            // Whitespace between tokens.
+            i += 1;
             continue;
         }
-        out.push(b);
+        // A string: through its closing quote, stepping over escapes.
+        let start = i;
+        i += 1;
+        loop {
+            let rest = &bytes[i.min(bytes.len())..];
+            match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                Some(p) if rest[p] == b'\\' => i += p + 2,
+                Some(p) => {
+                    i += p + 1;
+                    break;
+                }
+                None => {
+                    i = bytes.len();
+                    break;
+                }
+            }
+        }
+        i = i.min(bytes.len());
+        out.extend_from_slice(&bytes[start..i]);
     }
     out
 }
@@ -359,6 +383,49 @@ mod tests {
         ];
         for (jsonb, compact) in cases {
             assert_eq!(String::from_utf8(compact_json(jsonb)).unwrap(), compact);
+        }
+    }
+
+    /// The byte-at-a-time definition `compact_json` must agree with.
+    fn compact_byte_by_byte(json: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let (mut in_string, mut escaped) = (false, false);
+        for &b in json.as_bytes() {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+            } else if b == b'"' {
+                in_string = true;
+            } else if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                continue;
+            }
+            out.push(b);
+        }
+        out
+    }
+
+    #[test]
+    fn compaction_agrees_with_the_byte_by_byte_definition() {
+        let values = [
+            serde_json::json!({"a": [1, 2, {"b": "c d"}], "e": null, "f": true}),
+            serde_json::json!({"quote": "say \"hi\"", "slash": "a\\b", "tail\\": "\\"}),
+            serde_json::json!(["", " ", "\\\"", "\t\n", "é ü 😀", {"": {"": []}}]),
+            serde_json::json!("just a string with \\\\ and \" inside"),
+            serde_json::json!(12.5e-3),
+        ];
+        for value in values {
+            // PostgreSQL's style: a space after every `,` and `:`.
+            let spaced = serde_json::to_string_pretty(&value).unwrap();
+            for text in [spaced.as_str(), &value.to_string()] {
+                assert_eq!(compact_json(text), compact_byte_by_byte(text), "{text}");
+                let back: serde_json::Value = serde_json::from_slice(&compact_json(text)).unwrap();
+                assert_eq!(back, value);
+            }
         }
     }
 
