@@ -35,6 +35,12 @@ pub(crate) struct EncodedAppend {
     payload_bytes: Vec<Option<Vec<u8>>>,
     content_types: Vec<String>,
     metadata: Vec<String>,
+    /// Every stream expects an exact version (or none): each event's
+    /// version is known before the statement runs.
+    known_versions: bool,
+    /// Per event, when `known_versions`: its stream and its version.
+    event_stream_ids: Vec<String>,
+    event_versions: Vec<i64>,
 }
 
 impl EncodedAppend {
@@ -42,13 +48,24 @@ impl EncodedAppend {
     /// versions beyond `i32::MAX`. Runs after `Limits::check_appends`, which
     /// refuses repeated event ids and NUL characters on every adapter.
     pub(crate) fn new(appends: &[StreamAppend]) -> Result<EncodedAppend> {
-        let mut out = EncodedAppend::default();
+        let mut out = EncodedAppend {
+            known_versions: true,
+            ..EncodedAppend::default()
+        };
         for (index, append) in appends.iter().enumerate() {
             let (kind, version) = ExpectationKind::of(append.expected);
             out.stream_ids.push(append.stream_id.clone());
             out.expected_kinds.push(kind as i32);
             out.expected_versions.push(version);
-            for event in &append.events {
+            let known = matches!(kind, ExpectationKind::NoStream | ExpectationKind::Exact)
+                && version >= 0
+                && version.checked_add(append.events.len() as i64).is_some();
+            out.known_versions &= known;
+            for (n, event) in append.events.iter().enumerate() {
+                if out.known_versions {
+                    out.event_stream_ids.push(append.stream_id.clone());
+                    out.event_versions.push(version + n as i64 + 1);
+                }
                 let schema_version = i32::try_from(event.schema_version).map_err(|_| {
                     Error::invalid(
                         "schema_version",
@@ -129,6 +146,105 @@ pub(crate) enum Attempt {
     LostRace,
     /// An event id of the call is already stored.
     DuplicateEventId,
+}
+
+impl EncodedAppend {
+    /// Whether [`run_known_versions`] can write this call.
+    pub(crate) fn has_known_versions(&self) -> bool {
+        self.known_versions && !self.event_ids.is_empty()
+    }
+}
+
+/// Runs the statement for calls whose every stream expects an exact version
+/// (or none), on `conn`: each event's version is known, so the rows are
+/// inserted as they are, after one index lookup per stream that the
+/// expected version is its last. `LostRace` means nothing was written: a
+/// stream is not at its expected version (the lookup failed), or a writer
+/// raced ahead (the unique `(stream_id, version)` constraint); the caller
+/// then tells which with the general statement.
+pub(crate) async fn run_known_versions(
+    conn: &mut PgConnection,
+    statements: &Statements,
+    appends: &[StreamAppend],
+    encoded: &EncodedAppend,
+) -> Attempt {
+    let row = sqlx::query(AssertSqlSafe(Arc::clone(&statements.append_known_versions)))
+        .bind(&encoded.stream_ids)
+        .bind(&encoded.expected_versions)
+        .bind(&encoded.event_stream_ids)
+        .bind(&encoded.event_versions)
+        .bind(&encoded.event_ids)
+        .bind(&encoded.event_types)
+        .bind(&encoded.schema_versions)
+        .bind(&encoded.payloads)
+        .bind(&encoded.metadata)
+        .bind(&encoded.payload_bytes)
+        .bind(&encoded.content_types)
+        .fetch_one(conn)
+        .await;
+    let row = match row {
+        Ok(row) => row,
+        Err(e) if violates(&e, STREAM_VERSION_UNIQUE) => return Attempt::LostRace,
+        Err(e) if violates(&e, EVENT_ID_UNIQUE) => return Attempt::DuplicateEventId,
+        Err(e) => return Attempt::Done(Err(map_error(e))),
+    };
+    let positions: Option<Vec<i64>> = match row.try_get(0) {
+        Ok(positions) => positions,
+        Err(e) => return Attempt::Done(Err(Error::backend(e))),
+    };
+    let Some(positions) = positions else {
+        return Attempt::LostRace;
+    };
+    let commit = match row.try_get::<i64, _>(1) {
+        Ok(commit) => commit,
+        Err(e) => return Attempt::Done(Err(Error::backend(e))),
+    };
+    Attempt::Done(known_outcome(appends, encoded, &positions, commit))
+}
+
+/// The result of a call written by [`run_known_versions`]: its positions
+/// come in the order of its events, stream after stream.
+fn known_outcome(
+    appends: &[StreamAppend],
+    encoded: &EncodedAppend,
+    positions: &[i64],
+    commit: i64,
+) -> Result<AppendResult> {
+    if positions.len() != encoded.event_ids.len() {
+        return Err(Error::backend(format!(
+            "the append statement wrote {} of {} events",
+            positions.len(),
+            encoded.event_ids.len()
+        )));
+    }
+    let commit = stored_u64("transaction_id", commit)?;
+    let mut positions = positions.iter();
+    let mut result = AppendResult {
+        streams: Vec::with_capacity(appends.len()),
+    };
+    for (append, &before) in appends.iter().zip(&encoded.expected_versions) {
+        let before = stored_u64("version", before)?;
+        let written = append
+            .events
+            .iter()
+            .zip(before + 1..)
+            .zip(positions.by_ref())
+            .map(|((event, version), &position)| {
+                Ok(WrittenEvent {
+                    event_id: event.event_id,
+                    version,
+                    position: Position {
+                        commit,
+                        event: stored_u64("position", position)?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        result
+            .streams
+            .push(AppendedStream::after(&append.stream_id, before, written));
+    }
+    Ok(result)
 }
 
 /// Runs the append statement once on `conn`.

@@ -329,9 +329,17 @@ impl EventStore for PostgresStore {
             return coalescer.append_to_streams(appends).await;
         }
         let encoded = EncodedAppend::new(&appends)?;
+        // Versions known in advance: the first attempt inserts them as they
+        // are; after a lost race the general statement tells what happened.
+        let mut known = encoded.has_known_versions();
         for _ in 0..MAX_APPEND_ATTEMPTS {
             let mut conn = self.pool.acquire().await.map_err(map_error)?;
-            match append::run_once(&mut conn, &self.statements, &appends, &encoded).await {
+            let attempt = if std::mem::take(&mut known) {
+                append::run_known_versions(&mut conn, &self.statements, &appends, &encoded).await
+            } else {
+                append::run_once(&mut conn, &self.statements, &appends, &encoded).await
+            };
+            match attempt {
                 Attempt::Done(result) => {
                     if result.is_ok() {
                         self.notifications.committed();

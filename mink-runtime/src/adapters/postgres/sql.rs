@@ -63,6 +63,7 @@ fn visible(events: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct Statements {
     pub(crate) append: Arc<str>,
+    pub(crate) append_known_versions: Arc<str>,
     pub(crate) stream_versions: Arc<str>,
     pub(crate) existing_event_ids: Arc<str>,
     pub(crate) read_stream: Arc<str>,
@@ -85,6 +86,7 @@ impl Statements {
         let idempotency = format!("{schema}.idempotency");
         Statements {
             append: append(&events).into(),
+            append_known_versions: append_known_versions(&events).into(),
             stream_versions: format!(
                 "SELECT stream_id, max(version) FROM {events} \
                  WHERE stream_id = ANY($1::text[]) GROUP BY stream_id"
@@ -158,6 +160,53 @@ impl Statements {
             .into(),
         }
     }
+}
+
+/// The statement of an append call whose every stream expects an exact
+/// version, or none (`NoStream` is version 0), so that each event's version
+/// is known in advance (docs/adr/005-concurrency-control.md).
+///
+/// Parameters: `$1` stream ids and `$2` their expected versions, one
+/// element per stream; then one element per event: `$3` its stream, `$4`
+/// its version, `$5` id, `$6` type, `$7` schema version, `$8` payload as
+/// JSON text (NULL when kept as bytes), `$9` metadata (JSON text), `$10`
+/// payload bytes, `$11` content type.
+///
+/// Two index lookups per stream check that its expected version is stored
+/// (0: nothing to check) and the next one is not, so each stream is at
+/// exactly its expected version (versions are stored gap-free); if any is
+/// not, nothing is inserted and the positions come back NULL. A writer that
+/// races past the check makes the insert hit
+/// `events_stream_version_unique`. The result is one row: the positions written, in the
+/// order of the events, and the writing transaction's id.
+fn append_known_versions(events: &str) -> String {
+    format!(
+        "WITH expected AS (
+    SELECT bool_and((x.version = 0 OR EXISTS (
+                        SELECT 1 FROM {events} e
+                        WHERE e.stream_id = x.stream_id AND e.version = x.version))
+                    AND NOT EXISTS (
+                        SELECT 1 FROM {events} e
+                        WHERE e.stream_id = x.stream_id AND e.version = x.version + 1))
+           AS met
+    FROM unnest($1::text[], $2::bigint[]) AS x(stream_id, version)
+),
+written AS (
+    INSERT INTO {events} (event_id, stream_id, version, event_type, schema_version, payload, metadata,
+                          payload_bytes, content_type)
+    SELECT n.event_id, n.stream_id, n.version, n.event_type, n.schema_version, n.payload::jsonb,
+           n.metadata::jsonb, n.payload_bytes, n.content_type
+    FROM unnest($3::text[], $4::bigint[], $5::uuid[], $6::text[], $7::int[], $8::text[], $9::text[],
+                $10::bytea[], $11::text[])
+         WITH ORDINALITY AS n(stream_id, version, event_id, event_type, schema_version, payload,
+                              metadata, payload_bytes, content_type, ord)
+    WHERE (SELECT met FROM expected)
+    ORDER BY n.ord
+    RETURNING position
+)
+SELECT (SELECT array_agg(w.position ORDER BY w.position) FROM written w) AS positions,
+       pg_current_xact_id()::text::bigint AS commit"
+    )
 }
 
 /// The one statement of an append call, whatever the number of streams and
