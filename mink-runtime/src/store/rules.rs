@@ -125,26 +125,56 @@ pub fn decode_stream_page<R>(
     from_version: u64,
     decode: impl Fn(&R) -> Result<RecordedEvent>,
 ) -> Result<Vec<RecordedEvent>> {
-    let mut expected = from_version.max(1);
-    rows.iter()
-        .map(|row| {
-            let event = decode(row)?;
-            if event.version != expected {
-                return Err(Error::Undecodable {
-                    reason: format!(
-                        "version {} where version {expected} belongs: the stream's versions \
-                         do not follow each other",
-                        event.version
-                    ),
-                    stream: event.stream_id,
-                    version: event.version,
-                    position: event.position,
-                });
-            }
-            expected = expected.saturating_add(1);
-            Ok(event)
-        })
-        .collect()
+    let mut page = StreamPage::new(from_version, rows.len());
+    for row in rows {
+        page.push(decode(row))?;
+    }
+    Ok(page.finish())
+}
+
+/// [`decode_stream_page`]'s rule applied one row at a time, for rows
+/// decoded as they arrive from the database.
+#[derive(Debug)]
+pub struct StreamPage {
+    expected: u64,
+    events: Vec<RecordedEvent>,
+}
+
+impl StreamPage {
+    /// An empty page of a stream read from `from_version`, with room for
+    /// `rows` events.
+    pub fn new(from_version: u64, rows: usize) -> Self {
+        StreamPage {
+            expected: from_version.max(1),
+            events: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Takes the next row's decoding: an error when it could not be
+    /// decoded or its version does not follow the one before.
+    pub fn push(&mut self, decoded: Result<RecordedEvent>) -> Result<()> {
+        let event = decoded?;
+        if event.version != self.expected {
+            return Err(Error::Undecodable {
+                reason: format!(
+                    "version {} where version {} belongs: the stream's versions \
+                     do not follow each other",
+                    event.version, self.expected
+                ),
+                stream: event.stream_id,
+                version: event.version,
+                position: event.position,
+            });
+        }
+        self.expected = self.expected.saturating_add(1);
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// The events of the page.
+    pub fn finish(self) -> Vec<RecordedEvent> {
+        self.events
+    }
 }
 
 /// The fields of [`EventMetadata`] as stored.

@@ -78,7 +78,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::error::{Error, Result};
 use crate::event::{Position, RecordedEvent};
-use crate::store::rules::{LogPage, decode_stream_page, sql_i64};
+use crate::store::rules::{LogPage, StreamPage, sql_i64};
 use crate::store::{
     AppendResult, CoalescingStore, EventStore, Limits, LogChanges, ProjectionStore, ReadAll,
     StreamAppend, StreamInfo, UnitOfWork,
@@ -374,14 +374,17 @@ impl EventStore for PostgresStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.read_stream)))
+        let query = sqlx::query(AssertSqlSafe(Arc::clone(&self.statements.read_stream)))
             .bind(stream_id)
             .bind(sql_i64(from_version.max(1)))
-            .bind(sql_i64(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_error)?;
-        decode_stream_page(&rows, from_version, rows::decode_event)
+            .bind(sql_i64(limit));
+        // Rows are decoded as they arrive, as in `read_all_forward`.
+        let mut arriving = query.fetch(&self.pool);
+        let mut page = StreamPage::new(from_version, limit.min(PAGE_CAPACITY));
+        while let Some(row) = arriving.try_next().await.map_err(map_error)? {
+            page.push(rows::decode_event(&row))?;
+        }
+        Ok(page.finish())
     }
 
     async fn read_all_forward(&self, request: ReadAll) -> Result<Vec<RecordedEvent>> {
