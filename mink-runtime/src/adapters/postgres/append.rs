@@ -157,49 +157,37 @@ impl EncodedAppend {
 
 /// Runs the statement for calls whose every stream expects an exact version
 /// (or none), on `conn`: each event's version is known, so the rows are
-/// inserted as they are, after one index lookup per stream that the
-/// expected version is its last. `LostRace` means nothing was written: a
-/// stream is not at its expected version (the lookup failed), or a writer
-/// raced ahead (the unique `(stream_id, version)` constraint); the caller
-/// then tells which with the general statement.
+/// inserted as they are, after two index lookups per stream (its expected
+/// version is stored, the next one is not). `LostRace` means nothing was
+/// written: a stream is not at its expected version (a lookup failed), or a
+/// writer raced ahead (the unique `(stream_id, version)` constraint); the
+/// caller then tells which with the general statement.
 pub(crate) async fn run_known_versions(
     conn: &mut PgConnection,
     statements: &Statements,
     appends: &[StreamAppend],
     encoded: &EncodedAppend,
 ) -> Attempt {
-    let row = sqlx::query(AssertSqlSafe(Arc::clone(&statements.append_known_versions)))
+    let query = sqlx::query(AssertSqlSafe(Arc::clone(&statements.append_known_versions)))
         .bind(&encoded.stream_ids)
         .bind(&encoded.expected_versions)
         .bind(&encoded.event_stream_ids)
-        .bind(&encoded.event_versions)
-        .bind(&encoded.event_ids)
-        .bind(&encoded.event_types)
-        .bind(&encoded.schema_versions)
-        .bind(&encoded.payloads)
-        .bind(&encoded.metadata)
-        .bind(&encoded.payload_bytes)
-        .bind(&encoded.content_types)
-        .fetch_one(conn)
-        .await;
-    let row = match row {
+        .bind(&encoded.event_versions);
+    let row = match bind_events(query, encoded).fetch_one(conn).await {
         Ok(row) => row,
-        Err(e) if violates(&e, STREAM_VERSION_UNIQUE) => return Attempt::LostRace,
-        Err(e) if violates(&e, EVENT_ID_UNIQUE) => return Attempt::DuplicateEventId,
-        Err(e) => return Attempt::Done(Err(map_error(e))),
+        Err(e) => return failed(e),
     };
-    let positions: Option<Vec<i64>> = match row.try_get(0) {
-        Ok(positions) => positions,
-        Err(e) => return Attempt::Done(Err(Error::backend(e))),
-    };
-    let Some(positions) = positions else {
-        return Attempt::LostRace;
-    };
-    let commit = match row.try_get::<i64, _>(1) {
-        Ok(commit) => commit,
-        Err(e) => return Attempt::Done(Err(Error::backend(e))),
-    };
-    Attempt::Done(known_outcome(appends, encoded, &positions, commit))
+    let written = row
+        .try_get::<Option<Vec<i64>>, _>(0)
+        .and_then(|positions| Ok((positions, row.try_get::<i64, _>(1)?)))
+        .map_err(Error::backend);
+    match written {
+        Ok((None, _)) => Attempt::LostRace,
+        Ok((Some(positions), commit)) => {
+            Attempt::Done(known_outcome(appends, encoded, &positions, commit))
+        }
+        Err(e) => Attempt::Done(Err(e)),
+    }
 }
 
 /// The result of a call written by [`run_known_versions`]: its positions
@@ -210,41 +198,87 @@ fn known_outcome(
     positions: &[i64],
     commit: i64,
 ) -> Result<AppendResult> {
-    if positions.len() != encoded.event_ids.len() {
+    let commit = stored_u64("transaction_id", commit)?;
+    let mut positions = positions.iter().copied();
+    let streams = appends
+        .iter()
+        .zip(&encoded.expected_versions)
+        .map(|(append, &before)| {
+            let before = stored_u64("version", before)?;
+            appended(append, before, commit, positions.by_ref())
+        })
+        .collect::<Result<_>>()?;
+    if positions.next().is_some() {
+        return Err(Error::backend(
+            "the append statement wrote more events than the call holds",
+        ));
+    }
+    Ok(AppendResult { streams })
+}
+
+/// Binds the per-event columns both append statements end with, in their
+/// order: id, type, schema version, payload, metadata, payload bytes,
+/// content type.
+fn bind_events<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    encoded: &'q EncodedAppend,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(&encoded.event_ids)
+        .bind(&encoded.event_types)
+        .bind(&encoded.schema_versions)
+        .bind(&encoded.payloads)
+        .bind(&encoded.metadata)
+        .bind(&encoded.payload_bytes)
+        .bind(&encoded.content_types)
+}
+
+/// How a failed append statement ended: a lost race, a stored event id,
+/// or an error.
+fn failed(e: sqlx::Error) -> Attempt {
+    if violates(&e, STREAM_VERSION_UNIQUE) {
+        Attempt::LostRace
+    } else if violates(&e, EVENT_ID_UNIQUE) {
+        Attempt::DuplicateEventId
+    } else {
+        Attempt::Done(Err(map_error(e)))
+    }
+}
+
+/// `append`'s outcome: its events numbered after version `before` and
+/// placed at the next of `positions`, all in transaction `commit`; an error
+/// when fewer positions than events are left.
+fn appended(
+    append: &StreamAppend,
+    before: u64,
+    commit: u64,
+    positions: impl Iterator<Item = i64>,
+) -> Result<AppendedStream> {
+    let written = append
+        .events
+        .iter()
+        .zip(before + 1..)
+        .zip(positions)
+        .map(|((event, version), position)| {
+            Ok(WrittenEvent {
+                event_id: event.event_id,
+                version,
+                position: Position {
+                    commit,
+                    event: stored_u64("position", position)?,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if written.len() != append.events.len() {
         return Err(Error::backend(format!(
-            "the append statement wrote {} of {} events",
-            positions.len(),
-            encoded.event_ids.len()
+            "the append statement wrote {} of {} events to `{}`",
+            written.len(),
+            append.events.len(),
+            append.stream_id
         )));
     }
-    let commit = stored_u64("transaction_id", commit)?;
-    let mut positions = positions.iter();
-    let mut result = AppendResult {
-        streams: Vec::with_capacity(appends.len()),
-    };
-    for (append, &before) in appends.iter().zip(&encoded.expected_versions) {
-        let before = stored_u64("version", before)?;
-        let written = append
-            .events
-            .iter()
-            .zip(before + 1..)
-            .zip(positions.by_ref())
-            .map(|((event, version), &position)| {
-                Ok(WrittenEvent {
-                    event_id: event.event_id,
-                    version,
-                    position: Position {
-                        commit,
-                        event: stored_u64("position", position)?,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        result
-            .streams
-            .push(AppendedStream::after(&append.stream_id, before, written));
-    }
-    Ok(result)
+    Ok(AppendedStream::after(&append.stream_id, before, written))
 }
 
 /// Runs the append statement once on `conn`.
@@ -254,25 +288,14 @@ pub(crate) async fn run_once(
     appends: &[StreamAppend],
     encoded: &EncodedAppend,
 ) -> Attempt {
-    let rows = sqlx::query(AssertSqlSafe(Arc::clone(&statements.append)))
+    let query = sqlx::query(AssertSqlSafe(Arc::clone(&statements.append)))
         .bind(&encoded.stream_ids)
         .bind(&encoded.expected_kinds)
         .bind(&encoded.expected_versions)
-        .bind(&encoded.event_streams)
-        .bind(&encoded.event_ids)
-        .bind(&encoded.event_types)
-        .bind(&encoded.schema_versions)
-        .bind(&encoded.payloads)
-        .bind(&encoded.metadata)
-        .bind(&encoded.payload_bytes)
-        .bind(&encoded.content_types)
-        .fetch_all(conn)
-        .await;
-    match rows {
+        .bind(&encoded.event_streams);
+    match bind_events(query, encoded).fetch_all(conn).await {
         Ok(rows) => Attempt::Done(outcome(appends, &rows)),
-        Err(e) if violates(&e, STREAM_VERSION_UNIQUE) => Attempt::LostRace,
-        Err(e) if violates(&e, EVENT_ID_UNIQUE) => Attempt::DuplicateEventId,
-        Err(e) => Attempt::Done(Err(map_error(e))),
+        Err(e) => failed(e),
     }
 }
 
@@ -310,33 +333,9 @@ fn outcome(appends: &[StreamAppend], rows: &[PgRow]) -> Result<AppendResult> {
         let positions: Vec<i64> = row.try_get(3).map_err(Error::backend)?;
         let commit: i64 = row.try_get(4).map_err(Error::backend)?;
         let commit = stored_u64("transaction_id", commit)?;
-        let written = append
-            .events
-            .iter()
-            .zip(actual + 1..)
-            .zip(positions)
-            .map(|((event, version), position)| {
-                Ok(WrittenEvent {
-                    event_id: event.event_id,
-                    version,
-                    position: Position {
-                        commit,
-                        event: stored_u64("position", position)?,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if written.len() != append.events.len() {
-            return Err(Error::backend(format!(
-                "the append statement wrote {} of {} events to `{}`",
-                written.len(),
-                append.events.len(),
-                append.stream_id
-            )));
-        }
         result
             .streams
-            .push(AppendedStream::after(&append.stream_id, actual, written));
+            .push(appended(append, actual, commit, positions.into_iter())?);
     }
     Ok(result)
 }

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use mink::adapters::postgres::PostgresStore;
 use mink::adapters::postgres::sqlx::{self, Connection, PgConnection};
+use mink::adapters::postgres::{PostgresStore, PostgresStoreBuilder};
 use mink::{
     EventStore, ExpectedVersion, Limits, NewEvent, Position, ReadAll, RecordedEvent, StreamAppend,
 };
@@ -190,27 +190,26 @@ pub(super) fn fresh_schema() -> String {
 }
 
 pub(crate) async fn test_store_with(limits: Limits) -> Option<TestStore> {
-    let url = server_url()?;
-    let gate = Gate::enter(&url).await;
-    let store = PostgresStore::builder(url)
-        .schema(fresh_schema())
-        .limits(limits)
-        .max_connections(16)
-        .build()
-        .await
-        .expect("a store on a fresh schema");
-    Some(TestStore { store, _gate: gate })
+    test_store_built(limits, |builder| builder).await
 }
 
 /// [`test_store_with`], writing every append in a call of its own.
 pub(crate) async fn test_store_without_coalescing(limits: Limits) -> Option<TestStore> {
+    test_store_built(limits, PostgresStoreBuilder::no_coalescing).await
+}
+
+/// A store on a fresh schema, with `limits` and whatever `adjust` sets.
+async fn test_store_built(
+    limits: Limits,
+    adjust: impl FnOnce(PostgresStoreBuilder) -> PostgresStoreBuilder,
+) -> Option<TestStore> {
     let url = server_url()?;
     let gate = Gate::enter(&url).await;
-    let store = PostgresStore::builder(url)
+    let builder = PostgresStore::builder(url)
         .schema(fresh_schema())
         .limits(limits)
-        .max_connections(16)
-        .no_coalescing()
+        .max_connections(16);
+    let store = adjust(builder)
         .build()
         .await
         .expect("a store on a fresh schema");
